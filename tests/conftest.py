@@ -1,0 +1,29 @@
+"""Test setup shared by every test: offline Hugging Face, a private HF cache, CPU only."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+# Set before anything imports datasets/huggingface_hub: nothing in the suite may reach the network.
+_HF_HOME = tempfile.mkdtemp(prefix="moetui-hf-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = _HF_HOME
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `gpu`-marked tests where CUDA is absent (checked lazily: torch is imported only if needed)."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in gpu_items:
+        item.add_marker(skip)
