@@ -27,3 +27,18 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs CUDA")
     for item in gpu_items:
         item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def token_cache_dir(tmp_path_factory):
+    """One token cache for the whole session: the embedded corpus is tokenised once, not per test."""
+    return tmp_path_factory.mktemp("token-cache")
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A private run store for one test; MOETUI_RUNS points at it for CLI and TUI code."""
+    path = tmp_path / "runs"
+    path.mkdir()
+    monkeypatch.setenv("MOETUI_RUNS", str(path))
+    return path
