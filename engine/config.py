@@ -262,10 +262,11 @@ def _split_key(key: str, where: str) -> tuple[str, str]:
 
 
 def _unknown(what: str, name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    if not close and "." in name:  # a right key name under the wrong section
+    close: list[str] = []
+    if "." in name:  # a right key name under the wrong section beats a look-alike in this one
         tail = name.rsplit(".", 1)[1]
         close = [k for k in known if k.endswith("." + tail)][:1]
+    close = close or difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown {what}{hint}"
 

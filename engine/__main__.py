@@ -1,0 +1,37 @@
+"""`python -m engine --config FILE --run-dir DIR [--resume]`: train one run.
+
+Stdout carries protocol lines only (the same lines go to DIR/events.jsonl); human logs
+go to stderr. SIGTERM and SIGINT stop the run gracefully: checkpoint, then `end` with
+status stopped and exit code 0. Exit codes are listed in engine/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from engine.events import EventSink
+from engine.lifecycle import run_engine
+from engine.rundir import EVENTS_FILE
+from engine.train import StopRequest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True, help="resolved config TOML (the run's config.toml)")
+    parser.add_argument("--run-dir", type=Path, required=True, help="run directory (events.jsonl, checkpoint.pt)")
+    parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    args = parser.parse_args(argv)
+
+    stop = StopRequest()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.request())
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    sink = EventSink(args.run_dir / EVENTS_FILE, sys.stdout)
+    return run_engine(args.config, args.run_dir, args.resume, sink, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

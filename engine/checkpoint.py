@@ -1,0 +1,85 @@
+"""Save and restore everything a resumed run needs to continue bit-for-bit on CPU.
+
+A checkpoint holds the model, the optimizers' states, the gradient scaler, the progress
+counters (optimizer step -- which is all the schedule needs --, tokens, elapsed time,
+latest metrics), the data position and the RNG states (dropout and router noise draw
+from torch's generators). It is serialised into memory and renamed over the old file,
+so a crash mid-save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.config import ConfigError
+from engine.optim import Optimizers
+from engine.rundir import atomic_write_bytes
+
+FORMAT = 1
+
+
+@dataclass
+class Progress:
+    """Counters of a run that survive a resume."""
+    step: int = 0  # optimizer steps done
+    tokens: int = 0  # training tokens seen
+    elapsed: float = 0.0  # wall seconds of training over all segments of the run
+    metrics: dict[str, float] = field(default_factory=dict)  # latest train/val metrics, for `end`
+
+
+def rng_states() -> dict[str, Any]:
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(path: Path, model: nn.Module, optimizers: Optimizers, scaler: torch.amp.GradScaler,
+                    data_state: dict[str, Any], progress: Progress, config: dict[str, Any]) -> None:
+    payload = {
+        "format": FORMAT,
+        "config": config,
+        "progress": asdict(progress),
+        "model": model.state_dict(),
+        "optimizers": optimizers.state_dict(),
+        "scaler": scaler.state_dict(),
+        "data": data_state,
+        "rng": rng_states(),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read to CPU (RNG states must stay CPU tensors); load_state_dict moves the rest."""
+    if not path.exists():
+        raise ConfigError("--resume", str(path), "no checkpoint to resume from; start the run without --resume")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def restore(payload: dict[str, Any], model: nn.Module, optimizers: Optimizers,
+            scaler: torch.amp.GradScaler) -> Progress:
+    """Load the states into freshly built objects; a different model shape is a config error.
+    The data position (payload["data"]) and RNG states are the caller's to apply, in order."""
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[-1].strip()
+        raise ConfigError("--resume", "checkpoint.pt",
+                          f"the checkpoint was saved by a different model config ({first})") from None
+    optimizers.load_state_dict(payload["optimizers"])
+    scaler.load_state_dict(payload["scaler"])
+    return Progress(**payload["progress"])

@@ -1,0 +1,99 @@
+"""One engine process from start to exit: run.json, the end event, errors, exit code.
+
+Every way a run can end is mapped here to an `end` status, an `error` event where the
+user has something to fix, the record in run.json and the process exit code:
+
+    completed, stopped              exit 0 (stopped before the loop: `error` kind interrupted)
+    failed: config / data / oom      exit 2 / 3 / 4, with an `error` event saying what to do
+    diverged (non-finite loss)      exit 5
+    failed: a bug                   exit 1, `error` kind internal, traceback in engine.log
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from engine.config import Config, ConfigError
+from engine.data_error import DataError
+from engine.events import EventSink, log
+from engine.protocol import make_event
+from engine.rundir import EVENTS_FILE, update_run_json
+from engine.train import StopRequest, Trainer
+
+EXIT_CODES = {"completed": 0, "stopped": 0, "interrupted": 0, "internal": 1, "config": 2, "data": 3, "oom": 4, "diverged": 5}
+OOM_HINT = ("lower train.batch_size and raise train.gradient_accumulation_steps by the same factor "
+            "(same tokens per step), shorten model.max_seq_len, or turn on train.use_amp")
+
+
+def pick_device(name: str) -> torch.device:
+    """train.device -> a torch device; asking for hardware that is absent is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device", name, "CUDA is not available here; use auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device", name, "MPS is not available here; use auto or cpu")
+    return torch.device(name)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeError that says so."""
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
+
+
+def load_config(path: Path) -> Config:
+    return Config.from_toml(Path(path)).validate(str(path))
+
+
+def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: EventSink | None = None,
+               stop: StopRequest | None = None) -> int:
+    """Train one run (or its continuation); returns the process exit code. Never raises
+    for anything a run can do: each outcome ends in exactly one `end` event."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sink = sink or EventSink(run_dir / EVENTS_FILE)
+    started = time.time()
+    status, reason, code = "failed", "", 1
+    try:
+        cfg = load_config(config_path)
+        device = pick_device(cfg.train.device)
+        update_run_json(run_dir, status="running", pid=os.getpid(), host=socket.gethostname(),
+                        device=str(device), started=started, ended=None, exit_reason=None)
+        outcome = Trainer(cfg, run_dir, device, sink, resume, stop).run()
+        status, code = outcome.status, EXIT_CODES[outcome.status]
+        reason = {"completed": f"finished {outcome.progress.step} steps", "stopped": "stop requested",
+                  "diverged": f"loss not finite at step {outcome.progress.step}"}[status]
+    except ConfigError as e:
+        reason, code = _fail(sink, started, "config", str(e), "fix the value in the config or the --set override")
+    except DataError as e:
+        reason, code = _fail(sink, started, "data", e.message, e.hint)
+    except KeyboardInterrupt:  # a signal before the loop, or a second one during it
+        status = "stopped"
+        reason, code = _fail(sink, started, "interrupted", "interrupted before a checkpoint was saved",
+                             "start the run again (or resume from an earlier checkpoint)", status)
+    except Exception as e:
+        if is_out_of_memory(e):
+            reason, code = _fail(sink, started, "oom", f"out of memory: {str(e).strip().splitlines()[0]}", OOM_HINT)
+        else:  # a bug: say so in the protocol, keep the traceback for the log
+            log(traceback.format_exc())
+            reason, code = _fail(sink, started, "internal", f"{type(e).__name__}: {e}", "this is a bug; see engine.log")
+    finally:
+        sink.close()
+    update_run_json(run_dir, status=status, ended=time.time(), exit_reason=reason, exit_code=code)
+    return code
+
+
+def _fail(sink: EventSink, started: float, kind: str, message: str, hint: str,
+          status: str = "failed") -> tuple[str, int]:
+    """Emit `error` then `end`; return (exit reason, exit code)."""
+    log(f"error ({kind}): {message}\n  hint: {hint}")
+    sink.emit(make_event("error", kind=kind, message=message, hint=hint))
+    sink.emit(make_event("end", step=None, status=status, metrics={}, wall_time=round(time.time() - started, 3)))
+    return f"{kind} error: {message}", EXIT_CODES[kind]

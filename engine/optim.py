@@ -1,0 +1,119 @@
+"""Muon for hidden matrices, AdamW for everything else, grouped explicitly by role.
+
+Muon must not see: the token embedding (a lookup table whose rows are updated
+sparsely; orthogonalising it, and through the tie the output head, hurts), norm gains
+and biases (vectors; nothing to orthogonalise). It does get every other matrix: q/k/v,
+attention output, the router, and the experts -- stored as (E, out, in) per layer and
+orthogonalised as one batch of E matrices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from engine.config import Config
+
+NS_COEFFS = (3.4445, -4.7750, 2.0315)  # quintic Newton-Schulz (Keller Jordan's Muon)
+
+
+def newton_schulz(g: torch.Tensor, steps: int) -> torch.Tensor:
+    """Approximately orthogonalise the last two dims of `g` (a matrix or a batch of them).
+
+    Quintic iteration X <- aX + (bA + cA^2)X with A = XX^T, on X normalised by its
+    Frobenius norm (so singular values start <= 1) and transposed when tall (so A is the
+    small Gram matrix). Converges to roughly U V^T with singular values in ~[0.7, 1.2]:
+    close enough to orthogonal for the update, and cheap. bf16 on CUDA (tensor cores),
+    fp32 elsewhere (CPU bf16 matmuls are slow and would break exact CPU reproducibility)."""
+    a, b, c = NS_COEFFS
+    x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
+    tall = x.size(-2) > x.size(-1)
+    if tall:
+        x = x.mT
+    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    for _ in range(steps):
+        a_mat = x @ x.mT
+        x = a * x + (b * a_mat + c * a_mat @ a_mat) @ x
+    if tall:
+        x = x.mT
+    return x.to(g.dtype)
+
+
+class Muon(torch.optim.Optimizer):
+    """MomentUm Orthogonalized by Newton-Schulz: SGD with Nesterov momentum whose update
+    is replaced by its nearest (semi-)orthogonal matrix, scaled by max(1, out/in)^0.5 so
+    that every shape gets a similar per-element step. No weight decay. Only for
+    parameters with >= 2 dims whose last two are (out, in)."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                assert p.ndim >= 2, f"Muon got a {p.ndim}-D parameter"
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p.grad)
+                buf = state["momentum_buffer"]
+                buf.mul_(group["momentum"]).add_(p.grad)
+                update = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
+                update = newton_schulz(update, group["ns_steps"])
+                scale = max(1.0, p.size(-2) / p.size(-1)) ** 0.5
+                p.add_(update, alpha=-group["lr"] * scale)
+
+
+def is_hidden_matrix(name: str, p: nn.Parameter) -> bool:
+    """Muon's parameters: matrices (or batches of them) other than the token embedding."""
+    return p.ndim >= 2 and not name.startswith("embed.")
+
+
+@dataclass
+class Optimizers:
+    """The run's optimizers, each param group remembering its peak lr, so the loop only
+    ever sets `peak * schedule factor`."""
+    optimizers: list[torch.optim.Optimizer]
+
+    def set_lr(self, factor: float) -> None:
+        for opt in self.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = group["peak_lr"] * factor
+
+    def zero_grad(self) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def state_dict(self) -> list[dict]:
+        return [opt.state_dict() for opt in self.optimizers]
+
+    def load_state_dict(self, states: list[dict]) -> None:
+        for opt, state in zip(self.optimizers, states, strict=True):
+            opt.load_state_dict(state)
+
+
+def build_optimizers(model: nn.Module, cfg: Config) -> Optimizers:
+    """muon_adamw: Muon (muon_lr) on hidden matrices + AdamW (adamw_lr) on the rest;
+    adamw: AdamW on everything at adamw_lr. AdamW decays matrices (the embedding) but not
+    vectors: decaying norm gains towards 0 only fights the normalisation."""
+    o = cfg.optim
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    use_muon = o.optimizer == "muon_adamw"
+    muon = [p for n, p in named if use_muon and is_hidden_matrix(n, p)]
+    muon_ids = {id(p) for p in muon}
+    rest = [p for _, p in named if id(p) not in muon_ids]
+    adamw_groups = [
+        {"params": [p for p in rest if p.ndim >= 2], "weight_decay": o.weight_decay, "peak_lr": cfg.adamw_lr},
+        {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0, "peak_lr": cfg.adamw_lr},
+    ]
+    optimizers: list[torch.optim.Optimizer] = []
+    if muon:
+        optimizers.append(Muon([{"params": muon, "peak_lr": o.muon_lr}], lr=o.muon_lr,
+                               momentum=o.momentum, ns_steps=o.ns_steps))
+    optimizers.append(torch.optim.AdamW([g for g in adamw_groups if g["params"]], lr=cfg.adamw_lr,
+                                        betas=(o.beta1, o.beta2), foreach=True))
+    return Optimizers(optimizers)

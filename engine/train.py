@@ -1,0 +1,218 @@
+"""The training loop: data -> model -> optimizer steps, reporting through the event sink.
+
+Each optimizer step runs in a fixed order: set lr from the schedule, forward/backward
+over gradient_accumulation_steps micro-batches (each loss divided by their number, so
+the update equals that of one batch that many times larger), unscale, clip, step,
+then log / eval / expert load / checkpoint / stop. `max_steps` counts optimizer steps.
+
+Errors a user can cause (config, data, out of memory) propagate to `lifecycle`, which
+turns them into `error` events; this module reports only what training itself decides:
+completed, stopped (a stop was requested) or diverged (the loss went non-finite).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from engine.checkpoint import Progress, load_checkpoint, restore, save_checkpoint, set_rng_states
+from engine.config import Config
+from engine.data import BatchStream, prepare_data, val_batches
+from engine.evaluate import evaluate
+from engine.events import EventSink, log
+from engine.model import MoETransformer
+from engine.optim import Optimizers, build_optimizers
+from engine.precision import Precision, choose_precision, enable_tf32
+from engine.protocol import make_event
+from engine.rundir import CHECKPOINT_FILE
+from engine.schedule import schedule_factor
+
+
+class StopRequest:
+    """Set by SIGTERM/SIGINT (or a test); the loop checks it between optimizer steps.
+
+    Before the loop runs (data preparation can take minutes) nothing is worth saving,
+    so a signal interrupts at once; in the loop the first one stops gracefully, with a
+    checkpoint, and a second one interrupts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.graceful = False
+
+    def request(self) -> None:
+        if self.requested or not self.graceful:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+@dataclass
+class Outcome:
+    status: str  # completed, stopped or diverged
+    progress: Progress
+
+
+@dataclass
+class StepResult:
+    lm_loss: torch.Tensor  # mean next-token loss over the micro-batches
+    aux_loss: torch.Tensor  # mean aux loss per MoE layer application (1.0 = balanced)
+    grad_norm: torch.Tensor  # global norm before clipping
+    expert_counts_LE: torch.Tensor | None
+
+
+def train_step(forward: Callable, stream: BatchStream, optimizers: Optimizers, scaler: torch.amp.GradScaler,
+               precision: Precision, params: list[nn.Parameter], accum: int, grad_clip: float) -> StepResult:
+    """One optimizer step over `accum` micro-batches. Losses stay on the device: no host sync."""
+    optimizers.zero_grad()
+    lm_sum = aux_sum = 0.0
+    counts_LE = None
+    for _ in range(accum):
+        x_BT, y_BT = stream.next()
+        with precision.autocast():
+            out = forward(x_BT, y_BT)
+        scaler.scale(out.loss / accum).backward()
+        lm_sum = lm_sum + out.lm_loss.detach()
+        aux_sum = aux_sum + out.aux_loss
+        if out.expert_counts_LE is not None:
+            counts_LE = out.expert_counts_LE if counts_LE is None else counts_LE + out.expert_counts_LE
+    for opt in optimizers.optimizers:
+        scaler.unscale_(opt)  # clip and report the true gradient, not the fp16-scaled one
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+    for opt in optimizers.optimizers:
+        scaler.step(opt)
+    scaler.update()
+    return StepResult(lm_sum / accum, aux_sum / accum, grad_norm, counts_LE)
+
+
+def expert_shares(counts_LE: torch.Tensor) -> list[list[float]]:
+    """Per MoE layer, each expert's share of the top-k assignments (rows sum to 1)."""
+    shares_LE = counts_LE.double() / counts_LE.sum(dim=-1, keepdim=True).clamp(min=1)
+    return [[round(s, 5) for s in row] for row in shares_LE.tolist()]
+
+
+def token_cache_dir(cfg: Config, run_dir: Path) -> Path:
+    """data.cache_dir, or the run store's shared cache beside the run directories."""
+    return Path(cfg.data.cache_dir) if cfg.data.cache_dir else run_dir.parent / ".cache"
+
+
+class Trainer:
+    """One run segment: builds everything from the config, optionally restores the
+    checkpoint, then steps until max_steps, a stop request or divergence."""
+
+    def __init__(self, cfg: Config, run_dir: Path, device: torch.device, sink: EventSink,
+                 resume: bool = False, stop: StopRequest | None = None) -> None:
+        self.cfg, self.run_dir, self.device, self.sink = cfg, run_dir, device, sink
+        self.stop = stop or StopRequest()
+        self.checkpoint_path = run_dir / CHECKPOINT_FILE
+        t = cfg.train
+        self.precision = choose_precision(t, device)
+        if device.type == "cuda":
+            enable_tf32()
+        torch.manual_seed(t.seed)
+
+        data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
+        self.vocab_size = data.vocab_size
+        self.model = MoETransformer(cfg, data.vocab_size).to(device)
+        self.optimizers = build_optimizers(self.model, cfg)
+        self.scaler = self.precision.make_scaler()
+        self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device)
+        self.val = val_batches(data.val_tokens, t.batch_size, cfg.model.max_seq_len, cfg.eval.eval_steps, device)
+        self.progress = Progress()
+        self.resumed = resume
+        if resume:
+            payload = load_checkpoint(self.checkpoint_path)
+            self.progress = restore(payload, self.model, self.optimizers, self.scaler)
+            self.stream.load_state_dict(payload["data"])
+            set_rng_states(payload["rng"])
+        self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
+        self.forward = torch.compile(self.model) if t.compile else self.model
+
+    # ---- events -----------------------------------------------------------------------
+    def _emit(self, type: str, **fields) -> None:
+        self.sink.emit(make_event(type, **fields))
+
+    def _emit_start(self) -> None:
+        total, active = self.model.param_counts()
+        self._emit("start", step=self.progress.step, config=self.cfg.to_dict(), params_total=total,
+                   params_active=active, device=str(self.device), dtype=self.precision.name, world_size=1,
+                   tokens_per_step=self.cfg.tokens_per_step, max_steps=self.cfg.train.max_steps,
+                   vocab_size=self.vocab_size, resumed=self.resumed)
+        log(f"model: {total:,} parameters, {active:,} active per token; {self.precision.name} on {self.device}")
+
+    def _lrs(self, factor: float) -> tuple[float, float]:
+        """(main lr, AdamW lr) at this factor; main = Muon's, or AdamW's when AdamW runs alone."""
+        adamw_lr = self.cfg.adamw_lr * factor
+        main = self.cfg.optim.muon_lr * factor if self.cfg.optim.optimizer == "muon_adamw" else adamw_lr
+        return main, adamw_lr
+
+    def _eval(self) -> None:
+        metrics = evaluate(self.model, self.forward, self.val, self.precision)
+        self.progress.metrics.update(metrics)
+        self._emit("eval", step=self.progress.step, **metrics)
+        log(f"step {self.progress.step}: val loss {metrics['val_loss']:.4f}, acc {metrics['val_accuracy']:.3f}")
+
+    def _checkpoint(self) -> None:
+        self._saved_step = self.progress.step
+        save_checkpoint(self.checkpoint_path, self.model, self.optimizers, self.scaler, self.stream.state_dict(),
+                        self.progress, self.cfg.to_dict())
+        self._emit("checkpoint", step=self.progress.step, path=str(self.checkpoint_path))
+
+    def _end(self, status: str) -> Outcome:
+        metrics = {**self.progress.metrics, "tokens": self.progress.tokens, "steps": self.progress.step}
+        self._emit("end", step=self.progress.step, status=status, metrics=metrics,
+                   wall_time=round(self.progress.elapsed, 3))
+        return Outcome(status, self.progress)
+
+    # ---- the loop ---------------------------------------------------------------------
+    def run(self) -> Outcome:
+        cfg, t, p = self.cfg, self.cfg.train, self.progress
+        self._emit_start()
+        params = [q for q in self.model.parameters() if q.requires_grad]
+        segment_start, elapsed_before = time.perf_counter(), p.elapsed
+        window_tokens, window_seconds = 0, 0.0  # since the last step event, training time only
+        counts_LE: torch.Tensor | None = None  # expert assignments since the last experts event
+        self.stop.graceful = True
+        while p.step < t.max_steps and not self.stop.requested:
+            step_start = time.perf_counter()
+            factor = schedule_factor(cfg, p.step)
+            self.optimizers.set_lr(factor)
+            result = train_step(self.forward, self.stream, self.optimizers, self.scaler, self.precision, params,
+                                t.gradient_accumulation_steps, cfg.optim.grad_clip)
+            p.step += 1
+            p.tokens += cfg.tokens_per_step
+            loss = result.lm_loss.item()  # the step's one host sync: divergence must stop the run now
+            window_tokens += cfg.tokens_per_step
+            window_seconds += time.perf_counter() - step_start
+            p.elapsed = elapsed_before + time.perf_counter() - segment_start
+            p.metrics["loss"] = loss
+            if not torch.isfinite(torch.tensor(loss)):
+                self._emit("error", kind="nan", message=f"the training loss became {loss} at step {p.step}",
+                           hint="lower optim.muon_lr / optim.adamw_lr, lengthen the warmup, or set optim.grad_clip")
+                return self._end("diverged")  # no checkpoint: it would replace good weights with bad ones
+            if result.expert_counts_LE is not None:
+                counts_LE = result.expert_counts_LE if counts_LE is None else counts_LE + result.expert_counts_LE
+            last = p.step == t.max_steps
+            if p.step % t.log_every == 0 or last:
+                main_lr, adamw_lr = self._lrs(factor)
+                self._emit("step", step=p.step, loss=loss, aux_loss=result.aux_loss.item(), lr=main_lr,
+                           adamw_lr=adamw_lr, grad_norm=result.grad_norm.item(),
+                           tokens_per_s=round(window_tokens / max(window_seconds, 1e-9), 1),
+                           tokens=p.tokens, elapsed=round(p.elapsed, 3))
+                window_tokens, window_seconds = 0, 0.0
+            if counts_LE is not None and (p.step % t.experts_every == 0 or last):
+                self._emit("experts", step=p.step, load=expert_shares(counts_LE))
+                counts_LE = None
+            if p.step % cfg.eval.eval_every == 0 or last:
+                self._eval()
+            if (t.checkpoint_every and p.step % t.checkpoint_every == 0) or last:
+                self._checkpoint()
+        p.elapsed = elapsed_before + time.perf_counter() - segment_start
+        if p.step >= t.max_steps:
+            return self._end("completed")
+        if self._saved_step != p.step:
+            self._checkpoint()
+        return self._end("stopped")

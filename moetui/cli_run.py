@@ -1,0 +1,154 @@
+"""`moetui run`, `moetui resume`, `moetui study`: put runs in the store and start them.
+
+Everything a person typed is checked (preset, overrides, GPUs) before the store is
+touched, so a mistake leaves no half-made run behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.config import Config
+from moetui import launcher, live, presets, scheduler
+from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
+from moetui.history import RunHistory
+from moetui.runs import RunStore
+
+END_OK = ("completed", "stopped")
+
+
+def resolve(preset: str, sets: list[str] | None) -> tuple[Config, presets.PresetMeta]:
+    """A preset with the command line's overrides applied and checked."""
+    config, meta = presets.load_preset(preset)
+    return config.apply_overrides(sets or [], "--set").validate("--set"), meta
+
+
+def _watch(store: RunStore, run_id: str, process: subprocess.Popen) -> None:
+    """Follow a foreground run; Ctrl-C asks whether to stop it or leave it running."""
+    name = store.get(run_id).name
+    console = Console()
+    history = RunHistory()
+    while True:
+        try:
+            live.follow(process.stdout, history, name, console)
+            break
+        except KeyboardInterrupt:
+            if not _stop_or_detach(store, run_id):
+                process.stdout.close()
+                typer.echo(f"detached; {name} keeps training. Follow it with: moetui logs -f {run_id}  (or moetui)")
+                return
+    process.wait()
+    typer.echo(live.summary(history, name))
+    status = store.get(run_id).status
+    if status not in END_OK:
+        raise fail(f"run {name} {status}: {store.get(run_id).exit_reason or 'see moetui logs ' + run_id}")
+
+
+def _stop_or_detach(store: RunStore, run_id: str) -> bool:
+    """True when the person chose to stop the run (it checkpoints first)."""
+    try:
+        answer = typer.prompt("\nstop the run (it checkpoints) or detach (it keeps training)? [s/d]",
+                              default="s", show_default=False)
+    except (typer.Abort, EOFError, KeyboardInterrupt):
+        answer = "d"  # a second Ctrl-C or no stdin: leave the run alone
+    if not answer.strip().lower().startswith("s"):
+        return False
+    try:
+        typer.echo(launcher.stop(store, run_id))
+    except launcher.LaunchError as e:  # it ended while the question was open: show how
+        typer.echo(str(e))
+    return True
+
+
+def _started(store: RunStore, run_id: str, process: subprocess.Popen, detach: bool) -> None:
+    if detach:
+        typer.echo(run_id)
+        typer.echo(f"started in the background (pid {process.pid}); watch it with: moetui logs -f {run_id}",
+                   err=True)
+        return
+    _watch(store, run_id, process)
+
+
+@user_errors
+def run_command(
+    preset: Annotated[str, typer.Argument(help="Preset name (see moetui presets) or a .toml file")],
+    sets: Sets = None,
+    name: Annotated[Optional[str], typer.Option("--name", "-n", help="Run name (default: the preset's)")] = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it and return at once")] = False,
+    queue: Annotated[bool, typer.Option("--queue", "-q", help="Add it to the queue (started when a device is free)")] = False,
+    gpus: Gpus = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Train a preset, with a live view (Ctrl-C: stop or detach)."""
+    config, meta = resolve(preset, sets)
+    launcher.parse_gpus(gpus)
+    store = store_from(runs_dir)
+    if queue:
+        record = store.create(config, name=name or meta.name, preset=meta.name)
+        scheduler.ensure_scheduler(store, gpus)
+        typer.echo(record.id)
+        typer.echo(f"queued {record.name}; see the queue with: moetui ls --status queued", err=True)
+        return
+    record, process = launcher.start_new(store, config, gpu=gpus, pipe=not detach, name=name or meta.name,
+                                         preset=meta.name)
+    _started(store, record.id, process, detach)
+
+
+@user_errors
+def resume_command(
+    run: Annotated[str, typer.Argument(help="Run id, id prefix or name")],
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Resume it and return at once")] = False,
+    gpus: Gpus = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Continue a stopped, failed or crashed run from its checkpoint to max_steps."""
+    store = store_from(runs_dir)
+    record = store.get(run)
+    process = launcher.launch(store, record.id, resume=True, gpu=gpus, pipe=not detach)
+    _started(store, record.id, process, detach)
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words or not all(w.isdigit() for w in words):
+        raise presets.PresetError(f"--seeds {text!r}: expected whole numbers separated by commas", "e.g. --seeds 1,2,3")
+    return [int(w) for w in words]
+
+
+@user_errors
+def study_command(
+    study: Annotated[str, typer.Argument(help="Study name (see moetui presets)")],
+    base: Annotated[Optional[str], typer.Option("--base", "-b", help="Run the variants on this preset instead of the study's base")] = None,
+    seeds: Annotated[Optional[str], typer.Option("--seeds", metavar="1,2,3", help="Run every variant once per seed (default: the study's seeds)")] = None,
+    sets: Sets = None,
+    gpus: Gpus = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Queue every variant of a study (x seeds); the scheduler runs them one per GPU."""
+    spec = presets.load_study(study)
+    base_config, meta = resolve(base or spec.base, sets)
+    runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
+    launcher.parse_gpus(gpus)
+    store = store_from(runs_dir)
+    records = scheduler.enqueue(store, spec.name, meta.name, runs)
+    pid = scheduler.ensure_scheduler(store, gpus)
+    table = Table("id", "variant", "seed", title=f"queued study {spec.name} on {meta.name}", title_justify="left")
+    for record in records:
+        table.add_row(record.id, record.variant, str(record.seed))
+    Console().print(table)
+    typer.echo(f"{len(records)} runs queued; scheduler {'started' if pid else 'already running'}. "
+               "Watch with: moetui ls --study " + spec.name, err=True)
+
+
+def register(app: typer.Typer) -> None:
+    epilog = fields_help()
+    app.command("run", epilog=epilog)(run_command)
+    app.command("resume")(resume_command)
+    app.command("study", epilog=epilog)(study_command)

@@ -1,0 +1,172 @@
+"""`moetui ls`, `show`, `logs`, `stop`, `rm`: look at and manage runs in the store."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.config import ConfigError, config_diff
+from engine.protocol import RUN_STATUSES
+from engine.rundir import CHECKPOINT_FILE, EVENTS_FILE, LOG_FILE
+from moetui import launcher, presets
+from moetui.cli_common import RunsDir, fail, store_from, user_errors
+from moetui.history import load_history
+from moetui.live import summary
+from moetui.runs import RunRecord
+from moetui.tui.progress import clock, number
+
+RunRef = Annotated[str, typer.Argument(help="Run id, unique id prefix, or name")]
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "–"
+
+
+def _group(record: RunRecord) -> str:
+    return "/".join(p for p in (record.study, record.variant) if p) or "–"
+
+
+@user_errors
+def ls_command(
+    study: Annotated[Optional[str], typer.Option("--study", help="Only runs of this study")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help=f"Only runs with this status: {', '.join(RUN_STATUSES)}")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """List runs, oldest first (ids start with their creation time), with progress and val loss."""
+    if status is not None and status not in RUN_STATUSES:
+        raise fail(f"--status {status!r}: not a run status; use one of {', '.join(RUN_STATUSES)}")
+    store = store_from(runs_dir)
+    records = [r for r in store.list() if (study is None or r.study == study) and (status is None or r.status == status)]
+    if not records:
+        typer.echo("no runs" + (" match" if study or status else f" in {store.root}"), err=True)
+        return
+    table = Table(box=None)
+    for column in ("id", "name", "study/variant"):  # long ones fold in a narrow terminal
+        table.add_column(column, overflow="fold")
+    for column in ("status", "step", "val loss"):
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        history = load_history(record.path / EVENTS_FILE)
+        step = f"{history.last_step}/{history.max_steps}" if history.max_steps else "–"
+        table.add_row(record.id, record.name, _group(record), record.status, step,
+                      number(history.val_loss[-1] if history.val_loss else None))
+    Console().print(table)
+
+
+@user_errors
+def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
+    """A run's record, its changes from its preset, and its final metrics."""
+    store = store_from(runs_dir)
+    record = store.get(run)
+    history = load_history(record.path / EVENTS_FILE)
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = {
+        "id": record.id, "name": record.name, "status": record.status, "preset": record.preset or "–",
+        "study/variant": _group(record), "seed": str(record.seed), "device": record.device or "–",
+        "host / pid": f"{record.host or '–'} / {record.pid or '–'}", "git commit": record.git_commit or "–",
+        "created": _when(record.created), "started": _when(record.started), "ended": _when(record.ended),
+        "exit reason": record.exit_reason or "–", "path": str(record.path),
+        "checkpoint": "yes" if (record.path / CHECKPOINT_FILE).is_file() else "no",
+    }
+    if history.start:
+        rows["params"] = f"{history.params_total:,} total, {history.params_active:,} active per token"
+        rows["progress"] = summary(history, record.name)
+        rows["train loss"] = number(history.loss[-1] if history.loss else None)
+        if history.val_loss:
+            rows["val loss / acc / ppl"] = (f"{number(history.val_loss[-1])} / {number(history.val_accuracy[-1], 3)}"
+                                            f" / {number(history.val_perplexity[-1], 1)}")
+        if history.tokens_per_s:
+            rows["tokens/s"] = f"{history.tokens_per_s[-1]:,.0f}"
+        rows["wall time"] = clock(history.wall_time)
+    rows["changes from preset"] = _changes(store, record)
+    for key, value in rows.items():
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def _changes(store, record: RunRecord) -> str:
+    """What the run's config changes from its preset, e.g. `model.dropout 0.1 → 0.05`."""
+    if not record.preset:
+        return "–"
+    try:
+        base = presets.load_preset(record.preset)[0]
+        diff = config_diff(base, store.config(record.id))
+    except (presets.PresetError, ConfigError, OSError) as e:
+        return f"(cannot compare: {e})"
+    return "\n".join(f"{key} {old!r} → {new!r}" for key, old, new in diff) or "none"
+
+
+@user_errors
+def logs_command(
+    run: RunRef,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Print a run's engine.log (its stderr: data preparation, progress, errors)."""
+    store = store_from(runs_dir)
+    record = store.get(run)
+    path = record.path / LOG_FILE
+    offset = 0
+    while True:
+        if path.is_file():
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+            offset += len(data)
+            typer.echo(data.decode(errors="replace"), nl=False)
+        if not follow or store.get(record.id).status not in ("running", "queued"):
+            return
+        time.sleep(0.5)
+
+
+@user_errors
+def stop_command(
+    run: RunRef,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for it to checkpoint and end (0: do not wait)")] = 120,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Stop a running run (it saves a checkpoint; resume it later) or cancel a queued one."""
+    store = store_from(runs_dir)
+    record = store.get(run)
+    typer.echo(launcher.stop(store, record.id), err=True)
+    if wait <= 0 or record.status == "queued":
+        return
+    ended = launcher.wait_until_ended(store, record.id, wait)
+    if ended is None:
+        raise fail(f"run {record.name} is still running after {wait:g}s; check it with: moetui show {record.id}")
+    checkpoint = "with a checkpoint" if (ended.path / CHECKPOINT_FILE).is_file() else "without a checkpoint"
+    typer.echo(f"{ended.name} {ended.status} {checkpoint}: {ended.exit_reason or ''}".rstrip(": "))
+
+
+@user_errors
+def rm_command(
+    runs: Annotated[list[str], typer.Argument(help="Run ids, id prefixes or names")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Delete runs and all their files (running runs must be stopped first)."""
+    store = store_from(runs_dir)
+    records = [store.get(ref) for ref in runs]  # every name resolves before anything is deleted
+    busy = [r for r in records if r.status == "running"]
+    if busy:
+        raise fail(f"run {busy[0].name} is running; stop it first: moetui stop {busy[0].id}")
+    names = ", ".join(r.id for r in records)
+    if not yes and not typer.confirm(f"delete {names} and all their files?", default=False):
+        raise fail("nothing deleted")
+    for record in records:
+        store.delete(record.id)
+    typer.echo(f"deleted {names}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ls")(ls_command)
+    app.command("show")(show_command)
+    app.command("logs")(logs_command)
+    app.command("stop")(stop_command)
+    app.command("rm")(rm_command)

@@ -1,0 +1,242 @@
+"""A run's history rebuilt from its events: the series that charts and reports read.
+
+Live views feed events one by one (`RunHistory.add`, usually from an `EventTail`);
+everything else calls `load_history(path)`, which parses a file once per (size, mtime)
+and keeps the result in-process, continuing from the last complete line when the file
+has only grown. Pure Python on purpose: the TUI imports this at start-up, so no torch,
+no textual; plain lists of floats are fast enough for charts of a few thousand points.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.protocol import parse_line
+
+_STEP_SERIES = ("loss", "aux_loss", "lr", "grad_norm", "tokens_per_s", "elapsed")
+_EVAL_SERIES = ("val_loss", "val_accuracy", "val_perplexity")
+_NAN = float("nan")
+
+
+def _number(value: Any) -> float:
+    """Events write NaN/inf as null; a chart needs a float in every slot, so null -> NaN."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _NAN
+
+
+@dataclass
+class RunHistory:
+    """Everything one run's events say, as parallel lists (index i of each step series
+    belongs to `steps[i]`, likewise for the eval series)."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    aux_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    val_perplexity: list[float] = field(default_factory=list)
+    experts_step: int | None = None
+    experts_load: list[list[float]] | None = None
+    start: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    prepare: dict[str, Any] | None = None
+    events: int = 0
+
+    # ---- feeding ------------------------------------------------------------------------
+    def add(self, event: dict[str, Any]) -> None:
+        """Fold one protocol event in; unknown or malformed events are ignored, never raised on."""
+        self.events += 1
+        kind = event.get("type")
+        if kind == "step" and isinstance(event.get("step"), int):
+            self.steps.append(event["step"])
+            for name in _STEP_SERIES:
+                getattr(self, name).append(_number(event.get(name)))
+            tokens = event.get("tokens")
+            self.tokens.append(tokens if isinstance(tokens, int) else (self.tokens[-1] if self.tokens else 0))
+        elif kind == "eval" and isinstance(event.get("step"), int):
+            self.eval_steps.append(event["step"])
+            for name in _EVAL_SERIES:
+                getattr(self, name).append(_number(event.get(name)))
+        elif kind == "experts":
+            self.experts_step, self.experts_load = event.get("step"), event.get("load")
+        elif kind == "start":
+            self._restart(event)
+        elif kind == "end":
+            self.end = event
+        elif kind == "error":
+            self.errors.append(event)
+        elif kind == "prepare":
+            self.prepare = event
+
+    def _restart(self, event: dict[str, Any]) -> None:
+        """A resumed run starts again from its checkpoint's step: the steps logged after that
+        checkpoint were redone, so drop them (and the previous segment's end) to keep one
+        value per step."""
+        self.start, self.end = event, None
+        resumed_from = event.get("step")
+        if not event.get("resumed") or not isinstance(resumed_from, int):
+            return
+        keep = _count_at_or_before(self.steps, resumed_from)
+        for name in ("steps", "tokens", *_STEP_SERIES):
+            del getattr(self, name)[keep:]
+        keep = _count_at_or_before(self.eval_steps, resumed_from)
+        for name in ("eval_steps", *_EVAL_SERIES):
+            del getattr(self, name)[keep:]
+
+    def copy(self) -> "RunHistory":
+        """A snapshot whose lists the caller may keep while the original goes on growing."""
+        fields = {name: (list(value) if isinstance(value, list) else value) for name, value in vars(self).items()}
+        return RunHistory(**fields)
+
+    # ---- what the views ask -------------------------------------------------------------
+    @property
+    def last_step(self) -> int:
+        candidates = [self.steps[-1] if self.steps else 0, self.eval_steps[-1] if self.eval_steps else 0]
+        if self.end and isinstance(self.end.get("step"), int):
+            candidates.append(self.end["step"])
+        return max(candidates)
+
+    @property
+    def max_steps(self) -> int | None:
+        return self.start.get("max_steps") if self.start else None
+
+    @property
+    def tokens_seen(self) -> int:
+        metrics = self.final_metrics
+        if isinstance(metrics.get("tokens"), int):
+            return metrics["tokens"]
+        return self.tokens[-1] if self.tokens else 0
+
+    @property
+    def wall_time(self) -> float | None:
+        """Seconds of training: the end event's wall time, else the last step's elapsed."""
+        if self.end and isinstance(self.end.get("wall_time"), (int, float)):
+            return float(self.end["wall_time"])
+        return self.elapsed[-1] if self.elapsed else None
+
+    @property
+    def params_total(self) -> int | None:
+        return self.start.get("params_total") if self.start else None
+
+    @property
+    def params_active(self) -> int | None:
+        return self.start.get("params_active") if self.start else None
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        """The resolved config the engine ran with (from the start event)."""
+        return self.start.get("config") if self.start else None
+
+    @property
+    def final_metrics(self) -> dict[str, Any]:
+        return (self.end or {}).get("metrics") or {}
+
+    @property
+    def status_from_events(self) -> str | None:
+        """The end event's status; None while the run has not ended (or never wrote one)."""
+        return self.end.get("status") if self.end else None
+
+    @property
+    def last_error(self) -> dict[str, Any] | None:
+        return self.errors[-1] if self.errors else None
+
+    def eval_index_at(self, step: int | None = None) -> int | None:
+        """Index of the last eval at or before `step` (the last eval overall when None)."""
+        count = len(self.eval_steps) if step is None else _count_at_or_before(self.eval_steps, step)
+        return count - 1 if count else None
+
+    def step_index_at(self, step: int | None = None) -> int | None:
+        """Index of the last step event at or before `step` (the last one when None)."""
+        count = len(self.steps) if step is None else _count_at_or_before(self.steps, step)
+        return count - 1 if count else None
+
+
+def _count_at_or_before(sorted_steps: list[int], step: int) -> int:
+    """How many entries are <= step; steps are logged in increasing order."""
+    return bisect_right(sorted_steps, step)
+
+
+class EventTail:
+    """Follow an events file: each `read_new()` returns the events of lines completed since
+    the last call. A partial last line (the engine is mid-write) waits for its newline; a
+    file that does not exist yet reads as no events; a file that shrank or was replaced
+    (a new run in the same directory) is read again from the start."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self._identity: tuple[int, int] | None = None
+        # True once the tail had to start over (file replaced or truncated): the owner should
+        # rebuild whatever it folded the earlier events into, then clear the flag.
+        self.reset = False
+
+    def read_new(self) -> list[dict[str, Any]]:
+        try:
+            handle = open(self.path, "rb")
+        except FileNotFoundError:
+            return []
+        with handle:
+            stat = os.fstat(handle.fileno())
+            identity = (stat.st_dev, stat.st_ino)
+            if identity != self._identity or stat.st_size < self.offset:
+                self.reset = self._identity is not None
+                self._identity, self.offset = identity, 0
+            if stat.st_size == self.offset:
+                return []
+            handle.seek(self.offset)
+            data = handle.read(stat.st_size - self.offset)
+        complete = data.rfind(b"\n") + 1
+        self.offset += complete
+        events = []
+        for line in data[:complete].splitlines():
+            event = parse_line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+
+@dataclass
+class _Cached:
+    size: int
+    mtime_ns: int
+    tail: EventTail
+    history: RunHistory
+
+
+_CACHE: dict[Path, _Cached] = {}
+
+
+def load_history(events_path: Path | str) -> RunHistory:
+    """The history of an events file, parsed once per (size, mtime) in this process.
+
+    A file that only grew is continued from the last complete line rather than reparsed.
+    The result is a snapshot the caller owns. A missing file gives an empty history (a
+    queued run has none yet); a truncated last line is left out until it is completed."""
+    path = Path(events_path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        _CACHE.pop(path, None)
+        return RunHistory()
+    cached = _CACHE.get(path)
+    if cached is not None and (cached.size, cached.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        return cached.history.copy()
+    if cached is None:
+        cached = _CACHE[path] = _Cached(0, 0, EventTail(path), RunHistory())
+    new_events = cached.tail.read_new()
+    if cached.tail.reset:
+        cached.tail.reset, cached.history = False, RunHistory()
+    for event in new_events:
+        cached.history.add(event)
+    cached.size, cached.mtime_ns = stat.st_size, stat.st_mtime_ns
+    return cached.history.copy()

@@ -1,0 +1,19 @@
+"""The Textual TUI. Importing this package is cheap: Textual is imported only when the app
+is built, so the CLI's other commands never pay for it (and nothing here imports torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def create_app(store: Any, *, scan_interval: float = 0.5, redraw_interval: float = 0.5,
+               export_dir: Path | None = None):
+    """The app factory shared by the CLI, `python -m moetui.tui` and the tests."""
+    from moetui.tui.app import MoeTui
+
+    return MoeTui(store, scan_interval=scan_interval, redraw_interval=redraw_interval, export_dir=export_dir)
+
+
+def run_tui(store: Any) -> None:
+    create_app(store).run()

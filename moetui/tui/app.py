@@ -1,0 +1,195 @@
+"""The moetui Textual app: owns the run state, the feeds that fill it and the run actions.
+
+Screens draw `self.state`; background workers (feeds.py) post messages that the
+handlers here fold into it. Quitting only stops the feeds: runs live in their own
+process sessions and the next TUI picks them up from their files.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from engine.rundir import LOG_FILE
+from moetui import launcher
+from moetui.tui.feeds import StoreWatcher, follow_pipe, watch_store
+from moetui.tui.log_tail import tail_lines
+from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
+from moetui.tui.screens.compare import CompareScreen
+from moetui.tui.screens.confirm import Confirm
+from moetui.tui.screens.launch import LaunchScreen
+from moetui.tui.screens.queue import QueueScreen
+from moetui.tui.screens.run import RunScreen
+from moetui.tui.screens.runs import RunsScreen
+from moetui.tui.state import RunState
+
+FAILED = ("failed", "diverged", "crashed")
+
+
+class MoeTui(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "moetui"
+    MODES = {"runs": RunsScreen, "launch": LaunchScreen, "queue": QueueScreen}
+    DEFAULT_MODE = "runs"
+    BINDINGS = [
+        Binding("ctrl+r", "switch_mode('runs')", "Runs"),
+        Binding("ctrl+n", "switch_mode('launch')", "Launch"),
+        Binding("ctrl+t", "switch_mode('queue')", "Queue"),
+    ]
+
+    def __init__(self, store: Any, *, scan_interval: float = 0.5, redraw_interval: float = 0.5,
+                 export_dir: Path | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.scan_interval = scan_interval
+        self.redraw_interval = redraw_interval
+        self.export_dir = export_dir or Path.cwd()
+        self.state = RunState()
+        self.marked: list[str] = []
+        self.processes: dict[str, Any] = {}  # runs this TUI launched: their Popen
+        self._piped: set[str] = set()
+        self._stop_feeds = threading.Event()
+        self._opened = time.time()  # errors older than this are history, not news
+
+    # ---- feeds ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        watcher = StoreWatcher(self.store, self._piped, self.post_message)
+        self.run_worker(partial(watch_store, watcher, self.scan_interval, self._stop_feeds),
+                        thread=True, name="store watcher", group="feeds")
+
+    def on_unmount(self) -> None:
+        self._stop_feeds.set()
+
+    @on(StoreScanned)
+    def _scanned(self, message: StoreScanned) -> None:
+        before = {run_id: record.status for run_id, record in self.state.records.items()}
+        self.state.set_records(message.records)
+        for record in message.records:
+            was = before.get(record.id)
+            if was is not None and was != record.status and record.status in FAILED:
+                self.notify(f"{record.name} {record.status}: {record.exit_reason or 'see its engine.log'}",
+                            title="Run ended badly", severity="error", timeout=10)
+        self.marked = [run_id for run_id in self.marked if run_id in self.state.records]
+
+    @on(RunEvents)
+    def _events(self, message: RunEvents) -> None:
+        self.state.add_events(message.run_id, message.events, message.reset)
+        for event in message.events:
+            if event.get("type") == "error" and (event.get("t") or 0) >= self._opened:
+                name = self.run_name(message.run_id)
+                hint = f" {event['hint']}" if event.get("hint") else ""
+                self.notify(f"{name}: {event.get('message')}.{hint}", title=f"Engine error ({event.get('kind')})",
+                            severity="error", timeout=10)
+
+    @on(EngineExited)
+    def _exited(self, message: EngineExited) -> None:
+        self.processes.pop(message.run_id, None)
+        if message.returncode and self.state.history(message.run_id).start is None:
+            lines = tail_lines(self.store.path(message.run_id) / LOG_FILE, max_lines=3)
+            reason = " / ".join(lines) or f"exit code {message.returncode}"
+            self.notify(f"{self.run_name(message.run_id)}: {reason}", title="Engine failed to start",
+                        severity="error", timeout=15)
+
+    def run_name(self, run_id: str) -> str:
+        record = self.state.records.get(run_id)
+        return record.name if record else run_id
+
+    # ---- run actions (screens call these) ------------------------------------------------
+    def launch_run(self, run_id: str, resume: bool = False) -> bool:
+        """Start the engine for a stored run and follow its stdout pipe."""
+        self._piped.add(run_id)
+        try:
+            process = launcher.launch(self.store, run_id, resume=resume)
+        except (OSError, launcher.LaunchError) as error:
+            self._piped.discard(run_id)
+            self.notify(f"{self.run_name(run_id)}: {error}", title="Engine failed to start", severity="error")
+            return False
+        self.processes[run_id] = process
+        self.run_worker(partial(follow_pipe, run_id, process, self.post_message, self._stop_feeds),
+                        thread=True, name=f"pipe {run_id}", group="feeds")
+        return True
+
+    def resume_run(self, run_id: str) -> None:
+        record = self.state.records.get(run_id)
+        if record is not None and record.status in ("running", "queued"):
+            self.notify(f"{record.name} is {record.status}; nothing to resume.", severity="warning")
+            return
+        if self.launch_run(run_id, resume=True):
+            self.notify(f"Resuming {self.run_name(run_id)}.")
+
+    def confirm_stop(self, run_id: str) -> None:
+        record = self.state.records.get(run_id)
+        if record is None or record.status != "running":
+            self.notify(f"{self.run_name(run_id)} is not running.", severity="warning")
+            return
+
+        def stop(yes: bool | None) -> None:
+            if yes:
+                try:
+                    launcher.stop(self.store, run_id)
+                except (OSError, launcher.LaunchError) as error:
+                    self.notify(f"Cannot stop {record.name}: {error}", severity="error")
+                    return
+                self.notify(f"Stopping {record.name} (it saves a checkpoint first).")
+
+        self.push_screen(Confirm(f"Stop {record.name}? It checkpoints and can be resumed."), stop)
+
+    def confirm_delete(self, run_id: str) -> None:
+        record = self.state.records.get(run_id)
+        if record is None:
+            return
+        if record.status == "running":
+            self.notify(f"{record.name} is running: stop it first.", severity="warning")
+            return
+
+        def delete(yes: bool | None) -> None:
+            if yes:
+                self.store.delete(run_id)
+                self.notify(f"Deleted {record.name}.")
+
+        self.push_screen(Confirm(f"Delete {record.name} and all its files?"), delete)
+
+    def rescan(self) -> None:
+        """List the store now (after this TUI changed it), not at the watcher's next poll."""
+        self.state.set_records(self.store.list())
+
+    def cancel_queued(self, run_id: str) -> None:
+        self.store.update(run_id, status="stopped", exit_reason="cancelled before it started")
+        self.notify(f"Took {self.run_name(run_id)} off the queue.")
+        self.rescan()
+
+    def toggle_mark(self, run_id: str) -> None:
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        self.state.version += 1
+
+    def open_run(self, run_id: str) -> None:
+        self.push_screen(RunScreen(run_id))
+
+    def open_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("Mark at least two runs with m to compare them.", severity="warning")
+            return
+        self.push_screen(CompareScreen(list(self.marked)))
+
+    # ---- command palette: every key of the screen on show is also a command ---------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            yield SystemCommand(binding.description, f"{binding.description} ({binding.key_display or binding.key})",
+                                partial(self.run_action, binding.action, active.node))

@@ -1,0 +1,44 @@
+"""The compare view's tables as plain data: the config keys that differ among the marked
+runs, and the report's ranking of them (the same `rank_runs` that `moetui report` uses)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.config import Config, config_diff, iter_fields
+from moetui.report import html, markdown, records, tabular
+from moetui.report.cache import DigestCache
+from moetui.report.collect import summaries
+from moetui.report.ranking import Ranking, rank_runs
+
+EXPORT_FORMATS = ("md", "csv", "json", "html")
+TITLE = "Run comparison"
+
+
+def differing_keys(configs: list[Config | None]) -> list[tuple[str, list[Any]]]:
+    """(key, value per run) for every key on which the runs do not all agree, in schema order."""
+    known = [c for c in configs if c is not None]
+    if len(known) < 2:
+        return []
+    keys = {key for other in known[1:] for key, _, _ in config_diff(known[0], other)}
+    ordered = [spec.key for spec in iter_fields() if spec.key in keys]
+    return [(key, [c.get(key) if c is not None else None for c in configs]) for key in ordered]
+
+
+def ranking_of(store: Any, run_ids: list[str], baseline: str | None) -> Ranking:
+    """Rank the runs against `baseline` (a run id; None: the report's default choice)."""
+    chosen = [store.get(run_id) for run_id in run_ids]
+    return rank_runs(summaries(chosen, DigestCache.for_store(store.root)), baseline)
+
+
+def export(ranking: Ranking, path: Path) -> None:
+    """Write the ranking as the report writes it; the format follows the file's suffix."""
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"{path.name}: name a file ending in one of .{', .'.join(EXPORT_FORMATS)}")
+    render = {"md": lambda: markdown.render_ranking(ranking, TITLE),
+              "csv": lambda: tabular.to_csv([records.row_record(r, ranking.metric.name) for r in ranking.rows]),
+              "json": lambda: tabular.to_json(records.ranking_record(ranking)),
+              "html": lambda: html.render_ranking(ranking, TITLE)}[fmt]
+    path.write_text(render())

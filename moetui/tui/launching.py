@@ -1,0 +1,61 @@
+"""From the launch form to the store: one run, a study's runs, or a saved preset.
+
+Runs are created through the run store and studies expanded by `moetui.presets`, so a
+run launched here is the same as one launched with the CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from engine.config import Config, config_diff
+from moetui import presets, scheduler
+
+_PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def create_run(store: Any, config: Config, preset: str | None) -> str:
+    return store.create(config, name=preset, preset=preset, status="queued").id
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`1, 2 3` -> [1, 2, 3]."""
+    words = [w for w in re.split(r"[,\s]+", text.strip()) if w]
+    if not words or not all(re.fullmatch(r"\d+", w) for w in words):
+        raise ValueError(f"seeds must be whole numbers separated by commas, e.g. 1, 2, 3 (got {text!r})")
+    return [int(w) for w in words]
+
+
+def queue_study(store: Any, study: Any, base: Config, seeds: list[int]) -> int:
+    """Queue every variant x seed of `study` on top of the edited `base`; the scheduler
+    starts them as devices free up. Returns how many runs were queued."""
+    runs = presets.study_configs(study, base=base, seeds=seeds)
+    for variant, seed, config in runs:
+        store.create(config, name=f"{study.name}-{variant}-s{seed}", preset=study.base, study=study.name,
+                     variant=variant, seed=seed, status="queued")
+    scheduler.ensure_scheduler(store)
+    return len(runs)
+
+
+def preset_toml(config: Config, description: str) -> str:
+    """A preset holds what differs from the schema defaults, like the hand-written ones."""
+    tables: dict[str, dict[str, Any]] = {}
+    for key, _, value in config_diff(Config(), config):
+        section, name = key.split(".", 1)
+        tables.setdefault(section, {})[name] = value
+    return tomli_w.dumps({"description": description, **tables})
+
+
+def save_preset(name: str, config: Config, description: str) -> Path:
+    if not _PRESET_NAME.match(name):
+        raise ValueError(f"preset name {name!r}: use letters, digits, - and _ (starting with a letter or digit)")
+    folder = presets.user_presets_dir()
+    path = folder / f"{name}.toml"
+    if path.exists() or name in presets.list_presets():
+        raise ValueError(f"a preset called {name!r} exists already; pick another name")
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(preset_toml(config, description))
+    return path

@@ -1,0 +1,149 @@
+"""The marked runs side by side: overlaid curves (one colour per run in every chart), the
+config keys that differ, and the report's ranking with Δ vs a chosen baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from engine.config import Config, ConfigError
+from moetui.report import cells
+from moetui.report.ranking import Ranking, ReportError
+from moetui.tui.chart_data import color_of, metric_series
+from moetui.tui.compare_data import differing_keys, export, ranking_of
+from moetui.tui.screens.live import LiveScreen
+from moetui.tui.screens.prompt import Prompt
+from moetui.tui.widgets.metric_chart import MetricChart
+
+CHARTS = (("cmp-loss", "train loss", "loss"), ("cmp-val", "val loss", "val_loss"),
+          ("cmp-ppl", "val perplexity", "val_perplexity"), ("cmp-lr", "learning rate", "lr"))
+
+
+class CompareScreen(LiveScreen):
+    CSS_PATH = "compare.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("b", "baseline", "Baseline"),
+        Binding("e", "export", "Export"),
+        Binding("s", "smoothing", "Smoothing"),
+        Binding("l", "log_scale", "Log scale"),
+    ]
+
+    def __init__(self, run_ids: list[str]) -> None:
+        super().__init__()
+        self.run_ids = run_ids
+        self.baseline = run_ids[0]
+        self.smoothing = True
+        self.log_y = False
+        self.ranking: Ranking | None = None
+        self._ranked: tuple | None = None  # what the ranking was computed from
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="legend")
+        with TabbedContent(initial="tab-ranking"):
+            with TabPane("Ranking", id="tab-ranking"):
+                with VerticalScroll():
+                    yield DataTable(id="ranking", cursor_type="row")
+                    yield Static("", id="ranking-notes")
+            with TabPane("Config diff", id="tab-diff"):
+                yield DataTable(id="config-diff", cursor_type="row")
+            with TabPane("Curves", id="tab-curves"):
+                with Grid(id="compare-charts"):
+                    for ident, title, _ in CHARTS:
+                        yield MetricChart(title, id=ident)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.title = f"Compare {len(self.run_ids)} runs"
+        self._draw_diff()
+
+    def _draw_diff(self) -> None:
+        configs: list[Config | None] = []
+        for run_id in self.run_ids:
+            try:
+                configs.append(self.app.store.config(run_id))
+            except (OSError, ConfigError):
+                configs.append(None)
+        table = self.query_one("#config-diff", DataTable)
+        table.add_column("key", key="key")
+        for run_id in self.run_ids:
+            table.add_column(self.app.run_name(run_id), key=run_id)
+        for key, values in differing_keys(configs):
+            table.add_row(key, *("?" if v is None else str(v) for v in values), key=key)
+
+    def redraw(self) -> None:
+        legend = "  ".join(f"[rgb({r},{g},{b})]■[/] {self.app.run_name(run_id)}"
+                           for i, run_id in enumerate(self.run_ids) for r, g, b in [color_of(i)])
+        self.query_one("#legend", Static).update(legend)
+        self._draw_ranking()
+        smooth = 0.9 if self.smoothing else None
+        histories = [(self.app.run_name(run_id), self.app.state.history(run_id)) for run_id in self.run_ids]
+        for ident, _, metric in CHARTS:
+            series = [s for i, (name, history) in enumerate(histories)
+                      for s in metric_series(history, metric, name, color_of(i), smooth)]
+            self.query_one(f"#{ident}", MetricChart).show(series, self.log_y and metric != "lr")
+
+    def _draw_ranking(self) -> None:
+        # Ranking reads the runs' files: redo it only when these runs (not others) moved.
+        state = self.app.state
+        basis = (self.baseline, *((state.history(i).events, getattr(state.records.get(i), "status", None))
+                                  for i in self.run_ids))
+        if basis == self._ranked:
+            return
+        self._ranked = basis
+        table = self.query_one("#ranking", DataTable)
+        notes = self.query_one("#ranking-notes", Static)
+        try:
+            self.ranking = ranking_of(self.app.store, self.run_ids, self.baseline)
+        except ReportError as error:
+            self.ranking = None
+            notes.update(f"No ranking: {error}")
+            return
+        table.clear(columns=True)
+        table.add_columns(*cells.RANKING_HEADERS)
+        for row in cells.ranking_cells(self.ranking):
+            table.add_row(*row)
+        notes.update("\n".join([cells.scope(self.ranking), cells.sign_convention(self.ranking.metric),
+                                *self.ranking.notes]))
+
+    # ---- keys ----------------------------------------------------------------------------
+    def action_baseline(self) -> None:
+        """Make the next marked run the baseline every Δ is measured against."""
+        i = self.run_ids.index(self.baseline)
+        self.baseline = self.run_ids[(i + 1) % len(self.run_ids)]
+        self.notify(f"Baseline: {self.app.run_name(self.baseline)}", timeout=2)
+        self.redraw_now()
+
+    def action_smoothing(self) -> None:
+        self.smoothing = not self.smoothing
+        self.redraw_now()
+
+    def action_log_scale(self) -> None:
+        self.log_y = not self.log_y
+        self.redraw_now()
+
+    def action_export(self) -> None:
+        if self.ranking is None:
+            self.notify("Nothing to export: the runs have no ranking yet.", severity="warning")
+            return
+        ranking = self.ranking
+
+        def write(answer: str | None) -> None:
+            if not answer:
+                return
+            path = Path(answer).expanduser()
+            try:
+                export(ranking, path)
+            except (OSError, ValueError) as error:
+                self.notify(f"Export failed: {error}", severity="error")
+                return
+            self.notify(f"Wrote {path}")
+
+        self.app.push_screen(Prompt("Export the ranking to (.md, .csv, .json or .html):",
+                                    str(self.app.export_dir / "compare.md")), write)

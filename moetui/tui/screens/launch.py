@@ -1,0 +1,165 @@
+"""Pick a preset or a study, edit the schema-generated form, launch (or save a preset).
+
+Launch is refused while any field breaks a rule; the status line names the rule and
+the key jumps to the field. Changed fields are marked in the form and listed in the
+diff panel on the left."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.config import Config
+from moetui import presets
+from moetui.tui import launching
+from moetui.tui.screens.prompt import Prompt
+from moetui.tui.widgets.config_form import ConfigForm
+
+
+class LaunchScreen(Screen):
+    CSS_PATH = ["launch.tcss", "../widgets/config_form.tcss"]
+    TITLE = "Launch"
+    BINDINGS = [
+        Binding("ctrl+l", "launch", "Launch"),
+        Binding("ctrl+s", "save", "Save preset"),
+        Binding("ctrl+f", "first_problem", "Go to problem"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source: tuple[str, str] | None = None  # ("preset" | "study", name)
+        self.study: presets.Study | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="launch-left"):
+                yield OptionList(id="presets")
+                yield Static("Changed from preset", id="launch-diff-title")
+                diff = VerticalScroll(Static("nothing changed", id="diff"), id="launch-diff")
+                diff.can_focus = False  # tab goes from the presets straight to the form
+                yield diff
+            with Vertical():
+                yield Static("", id="launch-status")
+                yield ConfigForm(Config(), id="form")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        options = self.query_one("#presets", OptionList)
+        for name in presets.list_presets():
+            options.add_option(Option(f"preset  {name}", id=f"preset:{name}"))
+        for name in presets.list_studies():
+            options.add_option(Option(f"study   {name}", id=f"study:{name}"))
+        if options.option_count:
+            options.highlighted = 0
+            self._select(options.get_option_at_index(0).id)
+        options.focus()
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one(ConfigForm)
+
+    @on(OptionList.OptionSelected, "#presets")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self._select(event.option.id)
+        self.form.focus_next()
+
+    def _select(self, option_id: str) -> None:
+        kind, name = option_id.split(":", 1)
+        try:
+            if kind == "study":
+                study = presets.load_study(name)
+                base = presets.load_preset(study.base)[0] if isinstance(study.base, str) else study.base
+            else:
+                study, base = None, presets.load_preset(name)[0]
+        except presets.PresetError as error:
+            self.notify(str(error), title=f"Cannot load {kind} {name}", severity="error", timeout=10)
+            return
+        self.source, self.study = (kind, name), study
+        self.form.load(base)
+
+    @on(ConfigForm.Edited)
+    def _edited(self, event: ConfigForm.Edited) -> None:
+        model = event.form.model
+        changes = model.changes()
+        self.query_one("#diff", Static).update(
+            "\n".join(f"{key}\n  {old} → [b]{new}[/b]" for key, old, new in changes) or "nothing changed")
+        problems = model.problems()
+        status = self.query_one("#launch-status", Static)
+        status.set_class(bool(problems), "-blocked")
+        what = f"{self.source[0]} [b]{self.source[1]}[/b]" if self.source else "defaults"
+        if problems:
+            key, rule = next(iter(problems.items()))
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            status.update(f"{what}: cannot launch: {key}: {rule}{more}  [dim]ctrl+f goes there[/]")
+        else:
+            action = "queue the study" if self.study else "launch"
+            status.update(f"{what}: {len(changes)} changed, valid  [dim]ctrl+l to {action}[/]")
+
+    # ---- keys ----------------------------------------------------------------------------
+    def action_first_problem(self) -> None:
+        problems = self.form.model.problems()
+        if problems:
+            self.form.focus_field(next(iter(problems)))
+
+    def action_launch(self) -> None:
+        problems = self.form.model.problems()
+        if problems:
+            key, rule = next(iter(problems.items()))
+            self.notify(f"{key}: {rule}", title="Cannot launch: fix the config first", severity="error")
+            self.form.focus_field(key)
+            return
+        config = self.form.model.config()
+        if self.study is not None:
+            self._ask_seeds(config)
+            return
+        preset = self.source[1] if self.source else None
+        run_id = launching.create_run(self.app.store, config, preset)
+        if self.app.launch_run(run_id):
+            self.notify(f"Launched {self.app.store.get(run_id).name}.")
+            self.app.rescan()
+            self.app.switch_mode("runs")
+
+    def _ask_seeds(self, config: Config) -> None:
+        study = self.study
+
+        def queue(answer: str | None) -> None:
+            if answer is None:
+                return
+            try:
+                seeds = launching.parse_seeds(answer)
+                count = launching.queue_study(self.app.store, study, config, seeds)
+            except (ValueError, presets.PresetError) as error:
+                self.notify(str(error), title="Cannot queue the study", severity="error")
+                return
+            self.notify(f"Queued {count} runs of study {study.name}.")
+            self.app.rescan()
+            self.app.switch_mode("queue")
+
+        seeds = ", ".join(map(str, study.seeds or [])) or "42"
+        self.app.push_screen(Prompt(f"Seeds for study {study.name} ({len(study.variants)} variants, "
+                                    f"base {study.base}):", seeds, "comma-separated integers"), queue)
+
+    def action_save(self) -> None:
+        config = self.form.model.config()
+        if self.form.model.problems():
+            self.notify("Fix the invalid fields before saving a preset.", severity="error")
+            return
+
+        def save(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                path = launching.save_preset(name, config, f"Saved from the TUI (from {self.source[1] if self.source else 'defaults'})")
+            except (OSError, ValueError, presets.PresetError) as error:
+                self.notify(str(error), title="Cannot save the preset", severity="error")
+                return
+            self.notify(f"Saved {path}")
+            self.query_one("#presets", OptionList).add_option(Option(f"preset  {name}", id=f"preset:{name}"))
+
+        self.app.push_screen(Prompt("Save the edited config as preset named:", "", "letters, digits, - and _"), save)

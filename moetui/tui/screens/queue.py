@@ -1,0 +1,95 @@
+"""Runs waiting for a device and runs on one: reorder the waiting ones, cancel any."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from moetui.tui.queue_order import move, waiting
+from moetui.tui.screens.confirm import Confirm
+from moetui.tui.screens.live import LiveScreen
+from moetui.tui.widgets.runs_table import STATUS_STYLES
+
+COLUMNS = ("#", "name", "study/variant", "status", "device", "step")
+
+
+class QueueScreen(LiveScreen):
+    CSS_PATH = "queue.tcss"
+    TITLE = "Queue"
+    BINDINGS = [
+        Binding("K,shift+up", "move(-1)", "Move up"),
+        Binding("J,shift+down", "move(1)", "Move down"),
+        Binding("x", "cancel", "Cancel"),
+        Binding("enter", "open", "Open"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="queue-empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(DataTable).add_columns(*COLUMNS)
+
+    def redraw(self) -> None:
+        state = self.app.state
+        running = [r for r in state.ordered() if r.status == "running"]
+        rows = running + waiting(list(state.records.values()))
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for place, record in enumerate(rows, 1 - len(running)):
+            history = state.history(record.id)
+            group = "/".join(p for p in (record.study, record.variant) if p) or "–"
+            device = record.device or (f"gpu {record.gpu}" if record.gpu is not None else "–")
+            step = f"{history.last_step}/{history.max_steps}" if history.max_steps else "–"
+            table.add_row(str(place) if place > 0 else "▶", record.name, group,
+                          Text(record.status, style=STATUS_STYLES[record.status]), device, step, key=record.id)
+        self._ids = [r.id for r in rows]
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        empty = self.query_one("#queue-empty", Static)
+        empty.display = not rows
+        empty.update("Nothing queued or running. Launch a study from ctrl+n to fill the queue.")
+
+    def _current(self) -> str | None:
+        row = self.query_one(DataTable).cursor_row
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def action_move(self, offset: int) -> None:
+        run_id = self._current()
+        queue = waiting(list(self.app.state.records.values()))
+        if run_id not in [r.id for r in queue]:
+            self.notify("Only waiting runs can be moved.", severity="warning")
+            return
+        for moved, order in move(queue, run_id, offset).items():
+            self.app.store.update(moved, queue_order=order)
+        self.app.rescan()
+        self.query_one(DataTable).move_cursor(row=self.query_one(DataTable).cursor_row + offset)
+
+    def action_cancel(self) -> None:
+        run_id = self._current()
+        record = self.app.state.records.get(run_id) if run_id else None
+        if record is None:
+            return
+        if record.status == "running":
+            self.app.confirm_stop(run_id)
+            return
+
+        def cancel(yes: bool | None) -> None:
+            if yes:
+                self.app.cancel_queued(run_id)
+
+        self.app.push_screen(Confirm(f"Take {record.name} off the queue?"), cancel)
+
+    def action_open(self) -> None:
+        if run_id := self._current():
+            self.app.open_run(run_id)

@@ -1,0 +1,46 @@
+"""What the TUI knows about every run: store records plus histories rebuilt from events.
+
+Owned by the app's message handlers (one thread), read by the screens when they redraw.
+`version` grows on every change, so a screen redraws only when something moved, at
+most as often as its own timer fires (the throttle that keeps typing responsive).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moetui.history import RunHistory
+
+ACTIVE_STATUSES = ("queued", "running")
+
+
+class RunState:
+    def __init__(self) -> None:
+        self.records: dict[str, Any] = {}
+        self.histories: dict[str, RunHistory] = {}
+        self.version = 0
+        self.loaded = False  # True after the first store scan: an empty table then means an empty store
+
+    def set_records(self, records: list[Any]) -> None:
+        fresh = {record.id: record for record in records}
+        if fresh != self.records or not self.loaded:
+            self.records = fresh
+            for gone in set(self.histories) - set(fresh):
+                del self.histories[gone]
+            self.loaded = True
+            self.version += 1
+
+    def add_events(self, run_id: str, events: list[dict[str, Any]], reset: bool = False) -> None:
+        history = self.histories.get(run_id)
+        if history is None or reset:
+            history = self.histories[run_id] = RunHistory()
+        for event in events:
+            history.add(event)
+        self.version += 1
+
+    def history(self, run_id: str) -> RunHistory:
+        return self.histories.get(run_id) or RunHistory()
+
+    def ordered(self) -> list[Any]:
+        """Records newest first (the order a fresh runs table shows)."""
+        return sorted(self.records.values(), key=lambda r: (r.created or 0, r.id), reverse=True)

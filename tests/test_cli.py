@@ -1,0 +1,122 @@
+"""The command line without training: listings, resolved configs, help generated from the
+schema, and every kind of bad input ending in one line, exit 1 and an untouched store."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from engine.config import Config, iter_fields
+from moetui.presets import load_preset
+from moetui.runs import RunStore
+from tests.cli_helpers import moetui
+
+
+@pytest.fixture
+def broken_preset(tmp_path, monkeypatch):
+    folder = tmp_path / "user-presets"
+    folder.mkdir()
+    (folder / "broken.toml").write_text('description = "oops"\n[train]\nbatch_size = = 3\nmax_steps = 10\n')
+    monkeypatch.setenv("MOETUI_PRESETS", str(folder))
+
+
+BAD_INPUT = {
+    "unknown preset": (["run", "quik"], "unknown preset 'quik'; did you mean 'quick'?"),
+    "override without =": (["run", "quick", "--set", "model.d_model"], "expected section.key=value"),
+    "unknown key": (["run", "quick", "--set", "model.d_modle=3"], "unknown key; did you mean 'model.d_model'?"),
+    "key in the wrong section": (["run", "quick", "--set", "train.dropout=0"], "did you mean 'model.dropout'?"),
+    "out of range": (["run", "quick", "--set", "model.dropout=2"], "model.dropout = 2.0: must be <= 0.9"),
+    "wrong type": (["run", "quick", "--set", "train.max_steps=ten"], "train.max_steps = 'ten': expected int"),
+    "cross-field rule": (["run", "quick", "--set", "moe.top_k=5"], "moe.top_k = 5: must be <= moe.num_experts (4)"),
+    "TOML syntax error": (["run", "broken"], "broken.toml: toml: TOML syntax error"),
+    "bad GPU list": (["run", "quick", "--gpus", "zero"], "GPU 'zero' is not a device index"),
+    "unknown study": (["study", "ablaton"], "unknown study 'ablaton'; did you mean 'ablation'?"),
+    "bad seeds": (["study", "ablation", "--seeds", "1,two"], "--seeds '1,two': expected whole numbers"),
+    "bad base": (["study", "ablation", "--base", "quik"], "unknown preset 'quik'"),
+    "unknown run (show)": (["show", "nope"], "no run 'nope'"),
+    "unknown run (logs)": (["logs", "nope"], "no run 'nope'"),
+    "unknown run (stop)": (["stop", "nope"], "no run 'nope'"),
+    "unknown run (resume)": (["resume", "nope"], "no run 'nope'"),
+    "unknown run (rm)": (["rm", "nope", "--yes"], "no run 'nope'"),
+    "unknown status": (["ls", "--status", "done"], "--status 'done': not a run status"),
+    "config of an unknown preset": (["config", "quik"], "unknown preset 'quik'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_is_one_line_exit_1_and_writes_nothing(case, runs_dir, broken_preset):
+    argv, expected = BAD_INPUT[case]
+    result = moetui(*argv)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("moetui: ") and "Traceback" not in line
+    assert expected in line
+    assert list(runs_dir.iterdir()) == []
+
+
+def test_the_toml_syntax_error_says_which_line(runs_dir, broken_preset):
+    assert "(at line 3, column 14)" in moetui("config", "broken").stderr
+
+
+def _finished_run(runs_dir):
+    store = RunStore(runs_dir)
+    record = store.create(load_preset("quick")[0], name="done", preset="quick")
+    store.update(record.id, status="completed", ended=1.0, exit_reason="finished 200 steps")
+    return store, record
+
+
+def test_stopping_or_resuming_an_ended_run_says_why_and_changes_nothing(runs_dir):
+    store, record = _finished_run(runs_dir)
+    before = (record.path / "run.json").read_bytes()
+    stopped = moetui("stop", "done")
+    assert stopped.exit_code == 1
+    assert stopped.stderr.strip() == "moetui: run done is not running (status completed); nothing to stop"
+    resumed = moetui("resume", "done")
+    assert resumed.exit_code == 1 and "has no checkpoint to resume from" in resumed.stderr
+    assert (record.path / "run.json").read_bytes() == before
+    assert sorted(p.name for p in record.path.iterdir()) == ["config.toml", "run.json", "run.json.lock"]
+
+
+def test_rm_asks_first_and_deletes_on_yes(runs_dir):
+    store, record = _finished_run(runs_dir)
+    refused = moetui("rm", "done", input="n\n")
+    assert refused.exit_code == 1 and record.path.is_dir()
+    assert moetui("rm", record.id[:10], input="y\n").exit_code == 0
+    assert store.list() == []
+
+
+def test_presets_lists_every_preset_and_study(runs_dir):
+    result = moetui("presets")
+    assert result.exit_code == 0
+    for name in ("quick", "baseline", "optimized", "ablation", "lr-schedule", "reasoning", "architecture",
+                 "components"):
+        assert name in result.stdout
+
+
+def test_config_prints_the_resolved_preset_as_a_usable_toml(runs_dir, tmp_path):
+    result = moetui("config", "baseline", "--set", "model.dropout=0.05", "--set", "train.max_steps=40")
+    assert result.exit_code == 0
+    table = tomllib.loads(result.stdout)
+    assert table.pop("description").startswith("Blueberry MoE baseline")
+    expected = load_preset("baseline")[0].apply_overrides(["model.dropout=0.05", "train.max_steps=40"])
+    assert Config.from_dict(table) == expected
+    saved = tmp_path / "mine.toml"
+    saved.write_text(result.stdout)
+    assert moetui("config", str(saved)).stdout.split("\n", 1)[1] == result.stdout.split("\n", 1)[1]
+
+
+def test_help_lists_every_config_key_from_the_schema(runs_dir):
+    for command in ("run", "study", "config"):
+        text = moetui(command, "--help").stdout
+        for spec in iter_fields():
+            assert spec.key in text, (command, spec.key)
+    run_help = " ".join(moetui("run", "--help").stdout.split())  # undo the terminal's wrapping
+    assert "moe.num_experts int 1..512 = 8 Experts per MoE layer; 1 = a dense FFN" in run_help
+
+
+def test_ls_on_an_empty_store_says_so_and_creates_nothing(tmp_path):
+    result = moetui("ls", "--runs-dir", str(tmp_path / "fresh"))
+    assert result.exit_code == 0 and "no runs" in result.stderr
+    assert not (tmp_path / "fresh").exists()

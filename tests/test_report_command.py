@@ -1,0 +1,123 @@
+"""`moetui report` over a run store written from the seed reports' figures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from moetui.report.cache import CACHE_FILE
+from moetui.report.command import report_command
+from tests.report_helpers import ABLATION, LR_SCHEDULE, config, events_lines, write_run, write_seed_study
+
+app = typer.Typer()
+app.command("report")(report_command)
+app.command("noop")(lambda: None)  # two commands, so `report` is a subcommand as in `moetui report`
+
+
+def report(*args: str):
+    result = CliRunner().invoke(app, ["report", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.fixture
+def seed_store(runs_dir):
+    write_seed_study(runs_dir, "ablation", ABLATION)
+    write_seed_study(runs_dir, "lr-schedule", LR_SCHEDULE, created_from=100)
+    return runs_dir
+
+
+def test_a_study_report_in_markdown_has_every_column_and_the_best_config(seed_store):
+    result = report("--study", "ablation")
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert rows[2] == ("| 1 | combo_grad_dropout | 6.8076 | 14.25% | 904.73 | +6.5% (+0.4709) | better | 12.0 s "
+                       "| 492k | 79M / 36.6M | completed | tokens 0.5× of baseline "
+                       "| model.dropout: 0.1 → 0.05, train.gradient_accumulation_steps: 4 → 2 |")
+    assert rows[-1].startswith("| 6 | baseline | 7.2785 | 11.58% | 1448.82 | baseline |")
+    assert "# Study ablation" in result.stdout and "positive = better" in result.stdout
+    assert "```toml\n# combo_grad_dropout (run ablation-combo_grad_dropout)" in result.stdout
+    assert (seed_store / CACHE_FILE).exists()
+
+
+def test_csv_json_and_html_files(seed_store, tmp_path):
+    out = tmp_path / "r.csv"
+    assert report("--study", "ablation", "--format", "csv", "--out", str(out)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows[0]["label"] == "combo_grad_dropout" and round(float(rows[0]["delta_abs"]), 4) == 0.4709
+    result = report("--study", "ablation", "--format", "json")
+    assert json.loads(result.stdout)["rows"][0]["runs"] == ["ablation-combo_grad_dropout"]
+    page = tmp_path / "r.html"
+    assert report("--study", "ablation", "-f", "html", "-o", str(page)).exit_code == 0
+    text = page.read_text()
+    assert "<svg" in text and "<table>" in text and not re.search(r"https?://", text)
+
+
+def test_markdown_with_a_chart_beside_it(seed_store, tmp_path):
+    out, chart = tmp_path / "report.md", tmp_path / "curves.svg"
+    assert report("--study", "ablation", "--out", str(out), "--chart", str(chart)).exit_code == 0
+    assert "![val loss curves](curves.svg)" in out.read_text()
+    assert chart.read_text().count("<polyline") == 6
+
+
+def test_the_journey_across_the_two_seed_studies(seed_store):
+    result = report("--journey", "ablation", "lr-schedule")
+    assert result.exit_code == 0, result.output
+    assert "| Val loss | 7.2785 | 6.8076 | 6.7358 | +7.5% (+0.5427) |" in result.stdout
+    assert "| Val accuracy | 11.58% | 14.25% | 14.97% | +29.3% (+3.39 pp) |" in result.stdout
+    assert "| Val perplexity | 1448.82 | 904.73 | 841.98 | +41.9% (+606.84) |" in result.stdout
+
+
+def test_at_step_compares_every_run_at_the_same_step(seed_store):
+    result = report("--study", "ablation", "--at-step", "15", "-f", "json")
+    data = json.loads(result.stdout)
+    assert data["at_step"] == 15
+    best = data["rows"][0]
+    assert best["label"] == "combo_grad_dropout" and best["val_loss"] == pytest.approx(6.8076 + 0.5)
+    assert best["steps"] == 10 and best["tokens"] == 10 * 24 * 2 * 512
+
+
+def test_the_terminal_plot(seed_store):
+    result = report("--study", "ablation", "--plot")
+    assert result.exit_code == 0 and "val loss" in result.stdout.split("```")[-1]
+
+
+def test_broken_runs_are_flagged_not_fatal(runs_dir):
+    cfg = config([])
+    lines = events_lines(cfg, [(10, 7.5, 0.08, 1800.0), (20, 7.2, 0.11, 1340.0)])
+    write_run(runs_dir, "base", cfg, lines, variant="baseline", created=1)
+    write_run(runs_dir, "cut", cfg, lines[:15] + [lines[22][:30]], status="running", created=2)
+    empty = write_run(runs_dir, "empty", cfg, [], status="failed", created=3)
+    (empty / "events.jsonl").unlink()
+    result = report("-f", "csv")
+    assert result.exit_code == 0, result.output
+    rows = {r["label"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert rows["cut"]["val_loss"] == "7.5" and "running" in rows["cut"]["flags"]
+    assert rows["empty"]["rank"] == "" and "no events" in rows["empty"]["flags"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--study", "ablation", "--baseline", "combo_grad_dropuot"], "did you mean 'combo_grad_dropout'"),
+    (["--study", "nope"], "study 'nope' has no runs in this store (studies: ablation, lr-schedule)"),
+    (["no-such-run"], "no-such-run"),
+    (["--format", "pdf"], "unknown format 'pdf'"),
+    (["--chart", "c.png"], "give a path ending in .svg"),
+    (["--metric", "val_acc"], "did you mean 'val_accuracy'"),
+    (["--journey"], "--journey needs the studies in order"),
+    (["--journey", "ablation", "lr-schedule", "--baseline", "zzz"], "study 'ablation': baseline 'zzz'"),
+])
+def test_bad_input_gets_one_clear_line_and_a_non_zero_exit(seed_store, args, message):
+    result = report(*args)
+    assert result.exit_code != 0
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_an_empty_store_says_so(runs_dir):
+    result = report()
+    assert result.exit_code == 1 and "no runs selected" in result.stderr

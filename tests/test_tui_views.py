@@ -1,0 +1,98 @@
+"""Stories that need no training: the form refuses a bad config, the compare view ranks
+finished runs, and the run view charts what the events say."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input, Static
+
+from moetui.runs import RunStore
+from moetui.tui import create_app
+from moetui.tui.screens.compare import CompareScreen
+from moetui.tui.screens.run import RunScreen
+from moetui.tui.widgets.config_field import ConfigField
+from moetui.tui.widgets.metric_chart import MetricChart
+from tests.tui_fixtures import fixed_store
+from tests.tui_pilot import scenario, until
+
+
+@scenario
+async def test_an_invalid_field_blocks_launch_and_shows_the_rule(runs_dir):
+    store = RunStore(runs_dir)
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.screen.query("#edit-model-n_heads"), what="the launch form")
+        field = app.screen.query_one("#field-model-n_heads", ConfigField)
+        field.editor.focus()
+        field.editor.value = ""
+        await pilot.press(*"5")  # d_model 128 is not divisible by 5
+        await pilot.pause()
+        assert field.has_class("-invalid")
+        assert "d_model (128) must be divisible by n_heads" in str(field.query_one(".rule", Static).render())
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert store.list() == []  # refused: nothing created, nothing started
+        assert app.screen.query_one("#launch-status", Static).has_class("-blocked")
+        assert any("must be divisible" in n.message for n in app._notifications)
+        field.editor.value = ""
+        await pilot.press(*"abc")
+        await pilot.pause()
+        assert "expected int" in str(field.query_one(".rule", Static).render())
+        field.editor.value = "8"
+        await pilot.pause()
+        assert not field.has_class("-invalid") and field.has_class("-changed")
+        assert "model.n_heads" in str(app.screen.query_one("#diff", Static).render())
+
+
+@scenario
+async def test_compare_shows_only_differing_keys_and_delta_vs_baseline(runs_dir):
+    store = RunStore(runs_dir)
+    ids = fixed_store(store)
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one("#runs", DataTable)
+        await until(pilot, lambda: table.row_count == 5, what="the runs table")
+        for run_id in (ids["baseline"], ids["topk1"]):
+            table.move_cursor(row=table.get_row_index(run_id))
+            await pilot.press("m")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare view")
+        await pilot.pause(0.3)
+        diff = app.screen.query_one("#config-diff", DataTable)
+        keys = [diff.get_row_at(i)[0] for i in range(diff.row_count)]
+        assert keys == ["moe.top_k"]  # only what differs; the seed and everything else agree
+        assert diff.get_row_at(0)[1:] == ["2", "1"]
+        ranking = app.screen.query_one("#ranking", DataTable)
+        rows = {row[1]: row for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
+        assert rows["baseline"][5] == "baseline"
+        assert rows["top_k-1"][5].startswith("-5.0%")  # 4.62 vs 4.40: 5.0% worse
+        await pilot.press("b")  # the other run becomes the baseline
+        await pilot.pause(0.3)
+        rows = {row[1]: row for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
+        assert rows["baseline"][5].startswith("+4.8%") and rows["top_k-1"][5] == "baseline"
+        loss_chart = app.screen.query_one("#cmp-val", MetricChart)
+        assert [s.label for s in loss_chart.series] == ["baseline", "top_k-1"]
+        assert loss_chart.series[0].color != loss_chart.series[1].color
+
+
+@scenario
+async def test_run_view_charts_the_events_and_shows_a_collapsing_layer(runs_dir):
+    store = RunStore(runs_dir)
+    ids = fixed_store(store)
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.state.history(ids["baseline"]).end is not None, what="the events")
+        app.open_run(ids["baseline"])
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run view")
+        await pilot.pause(0.3)
+        chart = app.screen.query_one("#chart-loss", MetricChart)
+        raw, smoothed, val = chart.series
+        assert raw.xs == list(range(1, 41)) and smoothed.label == "train" and val.xs == [10, 20, 30, 40]
+        await pilot.press("s")  # smoothing off: the raw series alone
+        await pilot.pause(0.3)
+        assert [s.label for s in chart.series] == ["train", "val"]
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert chart.log_y
+        experts = str(app.screen.query_one("#experts", Static).render())
+        assert "layer 1" in experts and "collapsing" in experts

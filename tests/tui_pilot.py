@@ -1,0 +1,27 @@
+"""Helpers for driving the TUI in Pilot tests."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from typing import Callable
+
+
+async def until(pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    """Let the app run until `condition()` holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def scenario(coroutine_function):
+    """Run an async test body with asyncio (no async plugin needed); fixtures pass through."""
+
+    @functools.wraps(coroutine_function)
+    def test(*args, **kwargs):
+        asyncio.run(coroutine_function(*args, **kwargs))
+
+    return test
