@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from engine.config import Config
 from engine.rundir import CONFIG_FILE, RUN_FILE, atomic_write_text, locked, read_run_json, update_run_json
@@ -241,6 +241,13 @@ class RunStore:
 
     def queued(self) -> list[RunRecord]:
         """Runs waiting to start, in the order the scheduler starts them."""
-        waiting = [r for r in self.list() if r.status == "queued"]
-        return sorted(waiting, key=lambda r: (r.queue_order if r.queue_order is not None else float("inf"),
-                                              r.created or 0, r.id))
+        return in_queue_order(self.list())
+
+
+def in_queue_order(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The queued runs among `records`, in the order the scheduler starts them: by
+    `queue_order` (unset last), then by creation. Pure, so the TUI can order the records
+    it already holds."""
+    waiting = [r for r in records if r.status == "queued"]
+    return sorted(waiting, key=lambda r: (r.queue_order if r.queue_order is not None else float("inf"),
+                                          r.created or 0, r.id))

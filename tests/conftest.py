@@ -13,6 +13,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = _HF_HOME
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A person's own presets (~/.config/moetui/presets) must not change what the tests see.
+os.environ["MOETUI_PRESETS"] = tempfile.mkdtemp(prefix="moetui-presets-")
 
 
 def pytest_collection_modifyitems(config, items):

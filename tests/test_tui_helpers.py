@@ -16,7 +16,8 @@ from moetui.tui.downsample import downsample
 from moetui.tui.expert_balance import balance, bars
 from moetui.tui.form_model import FormModel
 from moetui.tui.progress import clock, eta_seconds, number
-from moetui.tui.queue_order import move, waiting
+from moetui.runs import in_queue_order
+from moetui.tui.queue_order import move
 from moetui.tui.runs_rows import COLUMN_KEYS, MARK, run_row, visible_rows
 from moetui.tui.smoothing import debiased_ema
 
@@ -91,7 +92,7 @@ def test_visible_rows_filter_by_words_and_sort_missing_last():
 
 
 def test_queue_moves_renumber_only_what_changes():
-    queue = waiting([_record("a", "a", "queued", queue_order=2), _record("b", "b", "queued", queue_order=1),
+    queue = in_queue_order([_record("a", "a", "queued", queue_order=2), _record("b", "b", "queued", queue_order=1),
                      _record("r", "r", "running"), _record("c", "c", "queued", queue_order=None)])
     assert [r.id for r in queue] == ["b", "a", "c"]
     assert move(queue, "c", -1) == {"b": 0, "c": 1}  # a keeps its order 2

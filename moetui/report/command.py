@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from engine.config import ConfigError
+from engine.rundir import atomic_write_text
 from moetui.report import formats, terminal
 from moetui.report.cache import DigestCache
 from moetui.report.collect import select, summaries
@@ -76,7 +77,7 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
     title = f"Study {', '.join(studies)}" if studies and not names else "Run comparison"
     chart_link = None
     if chart is not None:
-        chart.write_text(curves_svg(ranking.curves()))
+        atomic_write_text(chart, curves_svg(ranking.curves()))
         chart_link = _relative(chart, out)
     _emit_ranking(ranking, title, fmt, out, rich, chart_link)
     if plot:
@@ -110,7 +111,7 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text)
+        atomic_write_text(out, text)
         typer.echo(f"wrote {out}", err=True)
 
 

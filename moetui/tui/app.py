@@ -7,6 +7,7 @@ process sessions and the next TUI picks them up from their files.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from functools import partial
@@ -18,8 +19,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from engine.config import Config
 from engine.rundir import LOG_FILE
 from moetui import launcher
+from moetui.errors import MoetuiError
 from moetui.tui.feeds import StoreWatcher, follow_pipe, watch_store
 from moetui.tui.log_tail import tail_lines
 from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
@@ -112,10 +115,25 @@ class MoeTui(App):
             self._piped.discard(run_id)
             self.notify(f"{self.run_name(run_id)}: {error}", title="Engine failed to start", severity="error")
             return False
+        self._follow(run_id, process)
+        return True
+
+    def start_new_run(self, config: Config, preset: str | None) -> str | None:
+        """Create and start a run in one step (`launcher.start_new`), so the scheduler never
+        sees it queued; returns its id, or None after telling the person why it did not start."""
+        try:
+            record, process = launcher.start_new(self.store, config, name=preset, preset=preset)
+        except (OSError, MoetuiError) as error:
+            self.notify(str(error), title="Engine failed to start", severity="error")
+            return None
+        self._piped.add(record.id)
+        self._follow(record.id, process)
+        return record.id
+
+    def _follow(self, run_id: str, process: subprocess.Popen) -> None:
         self.processes[run_id] = process
         self.run_worker(partial(follow_pipe, run_id, process, self.post_message, self._stop_feeds),
                         thread=True, name=f"pipe {run_id}", group="feeds")
-        return True
 
     def resume_run(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
@@ -133,14 +151,19 @@ class MoeTui(App):
 
         def stop(yes: bool | None) -> None:
             if yes:
-                try:
-                    launcher.stop(self.store, run_id)
-                except (OSError, launcher.LaunchError) as error:
-                    self.notify(f"Cannot stop {record.name}: {error}", severity="error")
-                    return
-                self.notify(f"Stopping {record.name} (it saves a checkpoint first).")
+                self.stop_run(run_id)
 
         self.push_screen(Confirm(f"Stop {record.name}? It checkpoints and can be resumed."), stop)
+
+    def stop_run(self, run_id: str) -> None:
+        """Stop a running run or take a queued one off the queue (`launcher.stop` decides which)."""
+        try:
+            done = launcher.stop(self.store, run_id)
+        except (OSError, MoetuiError) as error:
+            self.notify(f"Cannot stop {self.run_name(run_id)}: {error}", severity="error")
+            return
+        self.notify(done[0].upper() + done[1:] + ".")
+        self.rescan()
 
     def confirm_delete(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
@@ -160,11 +183,6 @@ class MoeTui(App):
     def rescan(self) -> None:
         """List the store now (after this TUI changed it), not at the watcher's next poll."""
         self.state.set_records(self.store.list())
-
-    def cancel_queued(self, run_id: str) -> None:
-        self.store.update(run_id, status="stopped", exit_reason="cancelled before it started")
-        self.notify(f"Took {self.run_name(run_id)} off the queue.")
-        self.rescan()
 
     def toggle_mark(self, run_id: str) -> None:
         if run_id in self.marked:

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, config_diff, iter_fields
-from moetui.report import html, markdown, records, tabular
+from engine.rundir import atomic_write_text
+from moetui.report.formats import FORMATS, render_ranking
 from moetui.report.cache import DigestCache
 from moetui.report.collect import summaries
 from moetui.report.ranking import Ranking, rank_runs
 
-EXPORT_FORMATS = ("md", "csv", "json", "html")
 TITLE = "Run comparison"
 
 
@@ -35,10 +35,6 @@ def ranking_of(store: Any, run_ids: list[str], baseline: str | None) -> Ranking:
 def export(ranking: Ranking, path: Path) -> None:
     """Write the ranking as the report writes it; the format follows the file's suffix."""
     fmt = path.suffix.lstrip(".").lower()
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"{path.name}: name a file ending in one of .{', .'.join(EXPORT_FORMATS)}")
-    render = {"md": lambda: markdown.render_ranking(ranking, TITLE),
-              "csv": lambda: tabular.to_csv([records.row_record(r, ranking.metric.name) for r in ranking.rows]),
-              "json": lambda: tabular.to_json(records.ranking_record(ranking)),
-              "html": lambda: html.render_ranking(ranking, TITLE)}[fmt]
-    path.write_text(render())
+    if fmt not in FORMATS:
+        raise ValueError(f"{path.name}: name a file ending in one of .{', .'.join(FORMATS)}")
+    atomic_write_text(path, render_ranking(ranking, fmt, TITLE))

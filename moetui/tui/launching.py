@@ -1,7 +1,7 @@
-"""From the launch form to the store: one run, a study's runs, or a saved preset.
+"""From the launch form to the store: a study's runs, or a saved preset.
 
-Runs are created through the run store and studies expanded by `moetui.presets`, so a
-run launched here is the same as one launched with the CLI."""
+Studies are expanded by `moetui.presets` and queued by `moetui.scheduler`, so a study
+queued here is the same as one queued with the CLI."""
 
 from __future__ import annotations
 
@@ -17,10 +17,6 @@ from moetui import presets, scheduler
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
-def create_run(store: Any, config: Config, preset: str | None) -> str:
-    return store.create(config, name=preset, preset=preset, status="queued").id
-
-
 def parse_seeds(text: str) -> list[int]:
     """`1, 2 3` -> [1, 2, 3]."""
     words = [w for w in re.split(r"[,\s]+", text.strip()) if w]
@@ -32,12 +28,9 @@ def parse_seeds(text: str) -> list[int]:
 def queue_study(store: Any, study: Any, base: Config, seeds: list[int]) -> int:
     """Queue every variant x seed of `study` on top of the edited `base`; the scheduler
     starts them as devices free up. Returns how many runs were queued."""
-    runs = presets.study_configs(study, base=base, seeds=seeds)
-    for variant, seed, config in runs:
-        store.create(config, name=f"{study.name}-{variant}-s{seed}", preset=study.base, study=study.name,
-                     variant=variant, seed=seed, status="queued")
+    queued = scheduler.enqueue(store, study.name, study.base, presets.study_configs(study, base=base, seeds=seeds))
     scheduler.ensure_scheduler(store)
-    return len(runs)
+    return len(queued)
 
 
 def preset_toml(config: Config, description: str) -> str:

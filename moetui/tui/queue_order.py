@@ -1,14 +1,9 @@
-"""Queue arithmetic: which runs wait in what order, and what moving one changes."""
+"""Queue arithmetic: what moving a waiting run changes (the order itself is
+`moetui.runs.in_queue_order`, shared with the scheduler)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-
-def waiting(records: list[Any]) -> list[Any]:
-    """Queued runs in the order the scheduler starts them."""
-    queued = [r for r in records if r.status == "queued"]
-    return sorted(queued, key=lambda r: (r.queue_order if r.queue_order is not None else float("inf"), r.created or 0))
 
 
 def move(queue: list[Any], run_id: str, offset: int) -> dict[str, int]:

@@ -20,6 +20,8 @@ from moetui.tui import launching
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.widgets.config_form import ConfigForm
 
+DEFAULT_PRESET = "preset:quick"
+
 
 class LaunchScreen(Screen):
     CSS_PATH = ["launch.tcss", "../widgets/config_form.tcss"]
@@ -55,9 +57,11 @@ class LaunchScreen(Screen):
             options.add_option(Option(f"preset  {name}", id=f"preset:{name}"))
         for name in presets.list_studies():
             options.add_option(Option(f"study   {name}", id=f"study:{name}"))
-        if options.option_count:
-            options.highlighted = 0
-            self._select(options.get_option_at_index(0).id)
+        if options.option_count:  # `quick` first: the preset that runs anywhere in a minute
+            ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+            first = ids.index(DEFAULT_PRESET) if DEFAULT_PRESET in ids else 0
+            options.highlighted = first
+            self._select(ids[first])
         options.focus()
 
     @property
@@ -119,8 +123,8 @@ class LaunchScreen(Screen):
             self._ask_seeds(config)
             return
         preset = self.source[1] if self.source else None
-        run_id = launching.create_run(self.app.store, config, preset)
-        if self.app.launch_run(run_id):
+        run_id = self.app.start_new_run(config, preset)
+        if run_id is not None:
             self.notify(f"Launched {self.app.store.get(run_id).name}.")
             self.app.rescan()
             self.app.switch_mode("runs")

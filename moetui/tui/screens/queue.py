@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from moetui.tui.queue_order import move, waiting
+from moetui.runs import in_queue_order
+from moetui.tui.queue_order import move
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.runs_table import STATUS_STYLES
@@ -42,7 +43,7 @@ class QueueScreen(LiveScreen):
     def redraw(self) -> None:
         state = self.app.state
         running = [r for r in state.ordered() if r.status == "running"]
-        rows = running + waiting(list(state.records.values()))
+        rows = running + in_queue_order(state.records.values())
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
@@ -66,7 +67,7 @@ class QueueScreen(LiveScreen):
 
     def action_move(self, offset: int) -> None:
         run_id = self._current()
-        queue = waiting(list(self.app.state.records.values()))
+        queue = in_queue_order(self.app.state.records.values())
         if run_id not in [r.id for r in queue]:
             self.notify("Only waiting runs can be moved.", severity="warning")
             return
@@ -86,7 +87,7 @@ class QueueScreen(LiveScreen):
 
         def cancel(yes: bool | None) -> None:
             if yes:
-                self.app.cancel_queued(run_id)
+                self.app.stop_run(run_id)
 
         self.app.push_screen(Confirm(f"Take {record.name} off the queue?"), cancel)
 
