@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 
 from engine.bench import bench, flops_per_token
@@ -24,3 +28,14 @@ def test_bench_times_real_optimizer_steps_on_cpu():
     assert result["device"] == "cpu" and result["dtype"] == "fp32" and result["mfu"] is None
     assert result["tokens_per_s"] == pytest.approx(2 * 64 / (2 * result["step_ms"] / 1000))
     assert 0 < result["params_active"] < result["params_total"]
+
+
+def test_moetui_bench_measures_a_resolved_preset_with_overrides():
+    tiny = ["model.d_model=32", "model.n_heads=2", "model.d_ff=32", "model.max_seq_len=16", "train.batch_size=2"]
+    sets = [arg for item in tiny for arg in ("--set", item)]
+    done = subprocess.run([sys.executable, "-m", "moetui", "bench", "quick", "--steps", "2", "--warmup", "1", *sets],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"on cpu \(fp32\): [\d.]+M params, [\d.]+M active \| [\d.]+ ms/step, [\d,]+ tokens/s", done.stdout)
+    wrong = subprocess.run([sys.executable, "-m", "moetui", "bench", "quik"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 1 and "quick" in wrong.stderr and "Traceback" not in wrong.stderr

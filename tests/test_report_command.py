@@ -8,17 +8,11 @@ import json
 import re
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from moetui.cli import app
 from moetui.report.cache import CACHE_FILE
-from moetui.report.command import report_command
 from tests.report_helpers import ABLATION, LR_SCHEDULE, config, events_lines, write_run, write_seed_study
-
-app = typer.Typer()
-app.command("report")(report_command)
-app.command("noop")(lambda: None)  # two commands, so `report` is a subcommand as in `moetui report`
-
 
 def report(*args: str):
     result = CliRunner().invoke(app, ["report", *args])
