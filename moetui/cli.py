@@ -1,6 +1,7 @@
 """The `moetui` command: no subcommand opens the TUI; the subcommands script the same store.
 
-One module per command group (`cli_run`, `cli_runs`, `cli_presets`, `cli_bench`; the report's own
+One module per command group (`cli_run`, `cli_runs`, `cli_presets`, `cli_bench`,
+`cli_serve`; the report's own
 `moetui.report.command`), joined here. Nothing on this path imports torch or Textual:
 the engine runs in its own process and the TUI is imported only when it opens.
 """
@@ -13,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from moetui import cli_bench, cli_presets, cli_run, cli_runs
+from moetui import cli_bench, cli_presets, cli_run, cli_runs, cli_serve
 from moetui.report.command import report_command
 from moetui.runs import RUNS_ENV, RunStore
 
@@ -46,6 +47,7 @@ cli_presets.register(app)
 cli_run.register(app)
 cli_runs.register(app)
 cli_bench.register(app)
+cli_serve.register(app)
 app.command("report")(report_command)
 
 

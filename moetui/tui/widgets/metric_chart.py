@@ -32,7 +32,9 @@ class MetricChart(PlotextPlot):
             if not xs:
                 continue
             xs, ys = downsample(xs, ys, budget)
-            plot = plt.scatter if len(xs) == 1 else plt.plot  # one eval so far: a point, not an empty line
-            plot(xs, ys, label=s.label or None, color=s.color, marker="braille")
+            if len(xs) == 1:  # one eval so far: a mark a person can see, not an empty line or a braille dot
+                plt.scatter(xs, ys, label=s.label or None, color=s.color, marker="●")
+            else:
+                plt.plot(xs, ys, label=s.label or None, color=s.color, marker="braille")
         plt.yscale("log" if log_y else "linear")
         self.refresh()
