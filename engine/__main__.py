@@ -2,7 +2,8 @@
 
 Stdout carries protocol lines only (the same lines go to DIR/events.jsonl); human logs
 go to stderr. SIGTERM and SIGINT stop the run gracefully: checkpoint, then `end` with
-status stopped and exit code 0. Exit codes are listed in engine/lifecycle.py.
+status stopped and exit code 0. Exit codes are listed in engine/lifecycle.py. Under
+torchrun every rank runs this; rank 0 alone writes events, run.json and checkpoints.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
+from engine.distributed import World
 from engine.events import EventSink
 from engine.lifecycle import run_engine
 from engine.rundir import EVENTS_FILE
@@ -26,11 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stop = StopRequest()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.request())
+    signal.signal(signal.SIGINT, lambda *_: stop.request())
+    signal.signal(signal.SIGTERM, lambda *_: stop.request(repeat_interrupts=False))
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    sink = EventSink(args.run_dir / EVENTS_FILE, sys.stdout)
-    return run_engine(args.config, args.run_dir, args.resume, sink, stop)
+    world = World.from_env()  # torchrun: one process per GPU, of which rank 0 speaks for the run
+    sink = EventSink(args.run_dir / EVENTS_FILE, sys.stdout) if world.is_main else EventSink(None)
+    return run_engine(args.config, args.run_dir, args.resume, sink, stop, world)
 
 
 if __name__ == "__main__":

@@ -17,22 +17,28 @@ from engine.data_error import DataError
 
 
 class BatchStream:
-    """Random windows of seq_len+1 tokens from the training memmap, deterministic from `seed`."""
+    """Random windows of seq_len+1 tokens from the training memmap, deterministic from `seed`.
+
+    Under data parallelism each of `world_size` ranks takes its own `batch_size` rows of
+    one global draw of batch_size x world_size windows: the global batch is the same
+    however it is split, so two GPUs with batch B train on what one with 2B would."""
 
     def __init__(self, tokens: np.ndarray, batch_size: int, seq_len: int, seed: int,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1) -> None:
         if len(tokens) < seq_len + 1:
             raise DataError(f"training data has {len(tokens):,} tokens, fewer than one sequence of {seq_len + 1}",
                             "use more text or lower model.max_seq_len")
         self.tokens, self.batch_size, self.seq_len, self.seed = tokens, batch_size, seq_len, seed
         self.device = torch.device(device)
+        self.rank, self.world_size = rank, world_size
         self.index = 0  # batches handed out so far: the data position a checkpoint stores
         self._offsets_T1 = np.arange(seq_len + 1)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """x, y: int64 (B, T) on the stream's device, y[:, t] = the token after x[:, t]."""
         rng = np.random.default_rng((self.seed, self.index))
-        starts_B = rng.integers(0, len(self.tokens) - self.seq_len, size=self.batch_size)
+        starts_G = rng.integers(0, len(self.tokens) - self.seq_len, size=self.batch_size * self.world_size)
+        starts_B = starts_G[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
         self.index += 1
         return _to_device(self.tokens[starts_B[:, None] + self._offsets_T1], self.device)
 

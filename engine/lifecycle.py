@@ -11,6 +11,7 @@ user has something to fix, the record in run.json and the process exit code:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ import torch
 
 from engine.config import Config, ConfigError
 from engine.data_error import DataError
+from engine.distributed import World, join, leave
 from engine.events import EventSink, log
 from engine.protocol import make_event
 from engine.rundir import EVENTS_FILE, update_run_json
@@ -53,20 +55,22 @@ def load_config(path: Path) -> Config:
 
 
 def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: EventSink | None = None,
-               stop: StopRequest | None = None) -> int:
+               stop: StopRequest | None = None, world: World = World()) -> int:
     """Train one run (or its continuation); returns the process exit code. Never raises
-    for anything a run can do: each outcome ends in exactly one `end` event."""
+    for anything a run can do: each outcome ends in exactly one `end` event. Under
+    torchrun every rank calls this; only rank 0 (whose `sink` writes) records the run."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    sink = sink or EventSink(run_dir / EVENTS_FILE)
+    sink = sink or EventSink(run_dir / EVENTS_FILE if world.is_main else None)
+    record = functools.partial(update_run_json, run_dir) if world.is_main else lambda **_: None
     started = time.time()
     status, reason, code = "failed", "", 1
     try:
         cfg = load_config(config_path)
-        device = pick_device(cfg.train.device)
-        update_run_json(run_dir, status="running", pid=os.getpid(), host=socket.gethostname(),
-                        device=str(device), started=started, ended=None, exit_reason=None)
-        outcome = Trainer(cfg, run_dir, device, sink, resume, stop).run()
+        device = join(world, pick_device(cfg.train.device))
+        record(status="running", pid=os.getpid(), host=socket.gethostname(), device=_devices(device, world),
+               started=started, ended=None, exit_reason=None)
+        outcome = Trainer(cfg, run_dir, device, sink, resume, stop, world).run()
         status, code = outcome.status, EXIT_CODES[outcome.status]
         reason = {"completed": f"finished {outcome.progress.step} steps", "stopped": "stop requested",
                   "diverged": f"loss not finite at step {outcome.progress.step}"}[status]
@@ -86,8 +90,14 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
             reason, code = _fail(sink, started, "internal", f"{type(e).__name__}: {e}", "this is a bug; see engine.log")
     finally:
         sink.close()
-    update_run_json(run_dir, status=status, ended=time.time(), exit_reason=reason, exit_code=code)
+        leave(world)
+    record(status=status, ended=time.time(), exit_reason=reason, exit_code=code)
     return code
+
+
+def _devices(device: torch.device, world: World) -> str:
+    """What run.json shows: `cuda:0`, or `cuda x 4` / `cpu x 2` for a data-parallel run."""
+    return f"{device.type} x {world.size}" if world.distributed else str(device)
 
 
 def _fail(sink: EventSink, started: float, kind: str, message: str, hint: str,

@@ -23,6 +23,7 @@ from torch import nn
 from engine.checkpoint import Progress, load_checkpoint, restore, save_checkpoint, set_rng_states
 from engine.config import Config
 from engine.data import BatchStream, prepare_data, val_batches
+from engine.distributed import World, any_rank, mean_loss, micro_batch_sync, sum_over_ranks, wrap
 from engine.evaluate import evaluate
 from engine.events import EventSink, log
 from engine.model import MoETransformer
@@ -38,14 +39,16 @@ class StopRequest:
 
     Before the loop runs (data preparation can take minutes) nothing is worth saving,
     so a signal interrupts at once; in the loop the first one stops gracefully, with a
-    checkpoint, and a second one interrupts."""
+    checkpoint, and a second Ctrl-C interrupts. A repeated SIGTERM (`repeat_interrupts`
+    False) does not: under torchrun a stop reaches each rank twice, from the launcher
+    and forwarded by torchrun itself, and must still end in a checkpoint."""
 
     def __init__(self) -> None:
         self.requested = False
         self.graceful = False
 
-    def request(self) -> None:
-        if self.requested or not self.graceful:
+    def request(self, repeat_interrupts: bool = True) -> None:
+        if not self.graceful or (self.requested and repeat_interrupts):
             raise KeyboardInterrupt
         self.requested = True
 
@@ -65,16 +68,20 @@ class StepResult:
 
 
 def train_step(forward: Callable, stream: BatchStream, optimizers: Optimizers, scaler: torch.amp.GradScaler,
-               precision: Precision, params: list[nn.Parameter], accum: int, grad_clip: float) -> StepResult:
-    """One optimizer step over `accum` micro-batches. Losses stay on the device: no host sync."""
+               precision: Precision, params: list[nn.Parameter], accum: int, grad_clip: float,
+               parallel: nn.Module | None = None) -> StepResult:
+    """One optimizer step over `accum` micro-batches. Losses stay on the device: no host sync.
+    `parallel`: the DistributedDataParallel module, whose gradient all-reduce runs only with
+    the last micro-batch's backward."""
     optimizers.zero_grad()
     lm_sum = aux_sum = 0.0
     counts_LE = None
-    for _ in range(accum):
+    for i in range(accum):
         x_BT, y_BT = stream.next()
-        with precision.autocast():
-            out = forward(x_BT, y_BT)
-        scaler.scale(out.loss / accum).backward()
+        with micro_batch_sync(parallel, last=i == accum - 1):
+            with precision.autocast():
+                out = forward(x_BT, y_BT)
+            scaler.scale(out.loss / accum).backward()
         lm_sum = lm_sum + out.lm_loss.detach()
         aux_sum = aux_sum + out.aux_loss
         if out.expert_counts_LE is not None:
@@ -104,8 +111,8 @@ class Trainer:
     checkpoint, then steps until max_steps, a stop request or divergence."""
 
     def __init__(self, cfg: Config, run_dir: Path, device: torch.device, sink: EventSink,
-                 resume: bool = False, stop: StopRequest | None = None) -> None:
-        self.cfg, self.run_dir, self.device, self.sink = cfg, run_dir, device, sink
+                 resume: bool = False, stop: StopRequest | None = None, world: World = World()) -> None:
+        self.cfg, self.run_dir, self.device, self.sink, self.world = cfg, run_dir, device, sink, world
         self.stop = stop or StopRequest()
         self.checkpoint_path = run_dir / CHECKPOINT_FILE
         t = cfg.train
@@ -116,10 +123,14 @@ class Trainer:
 
         data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
         self.vocab_size = data.vocab_size
-        self.model = MoETransformer(cfg, data.vocab_size).to(device)
+        self.model = MoETransformer(cfg, data.vocab_size).to(device)  # same seed: the same weights on every rank
+        if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
+            torch.manual_seed(t.seed + world.rank)
         self.optimizers = build_optimizers(self.model, cfg)
         self.scaler = self.precision.make_scaler()
-        self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device)
+        self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device,
+                                  world.rank, world.size)
+        self.tokens_per_step = cfg.tokens_per_step * world.size
         self.val = val_batches(data.val_tokens, t.batch_size, cfg.model.max_seq_len, cfg.eval.eval_steps, device)
         self.progress = Progress()
         self.resumed = resume
@@ -129,7 +140,11 @@ class Trainer:
             self.stream.load_state_dict(payload["data"])
             set_rng_states(payload["rng"])
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
-        self.forward = torch.compile(self.model) if t.compile else self.model
+        self.parallel = wrap(self.model, world, device) if world.distributed else None
+        trained = self.parallel or self.model
+        self.forward = torch.compile(trained) if t.compile else trained
+        # Rank 0 evaluates alone, so not through the DDP module (its forward may sync ranks).
+        self.eval_forward = self.model if world.distributed else self.forward
 
     # ---- events -----------------------------------------------------------------------
     def _emit(self, type: str, **fields) -> None:
@@ -138,8 +153,8 @@ class Trainer:
     def _emit_start(self) -> None:
         total, active = self.model.param_counts()
         self._emit("start", step=self.progress.step, config=self.cfg.to_dict(), params_total=total,
-                   params_active=active, device=str(self.device), dtype=self.precision.name, world_size=1,
-                   tokens_per_step=self.cfg.tokens_per_step, max_steps=self.cfg.train.max_steps,
+                   params_active=active, device=str(self.device), dtype=self.precision.name,
+                   world_size=self.world.size, tokens_per_step=self.tokens_per_step, max_steps=self.cfg.train.max_steps,
                    vocab_size=self.vocab_size, resumed=self.resumed)
         log(f"model: {total:,} parameters, {active:,} active per token; {self.precision.name} on {self.device}")
 
@@ -150,13 +165,17 @@ class Trainer:
         return main, adamw_lr
 
     def _eval(self) -> None:
-        metrics = evaluate(self.model, self.forward, self.val, self.precision)
+        if not self.world.is_main:
+            return
+        metrics = evaluate(self.model, self.eval_forward, self.val, self.precision)
         self.progress.metrics.update(metrics)
         self._emit("eval", step=self.progress.step, **metrics)
         log(f"step {self.progress.step}: val loss {metrics['val_loss']:.4f}, acc {metrics['val_accuracy']:.3f}")
 
     def _checkpoint(self) -> None:
         self._saved_step = self.progress.step
+        if not self.world.is_main:
+            return
         save_checkpoint(self.checkpoint_path, self.model, self.optimizers, self.scaler, self.stream.state_dict(),
                         self.progress, self.cfg.to_dict())
         self._emit("checkpoint", step=self.progress.step, path=str(self.checkpoint_path))
@@ -176,16 +195,16 @@ class Trainer:
         window_tokens, window_seconds = 0, 0.0  # since the last step event, training time only
         counts_LE: torch.Tensor | None = None  # expert assignments since the last experts event
         self.stop.graceful = True
-        while p.step < t.max_steps and not self.stop.requested:
+        while p.step < t.max_steps and not any_rank(self.world, self.stop.requested, self.device):
             step_start = time.perf_counter()
             factor = schedule_factor(cfg, p.step)
             self.optimizers.set_lr(factor)
             result = train_step(self.forward, self.stream, self.optimizers, self.scaler, self.precision, params,
-                                t.gradient_accumulation_steps, cfg.optim.grad_clip)
+                                t.gradient_accumulation_steps, cfg.optim.grad_clip, self.parallel)
             p.step += 1
-            p.tokens += cfg.tokens_per_step
-            loss = result.lm_loss.item()  # the step's one host sync: divergence must stop the run now
-            window_tokens += cfg.tokens_per_step
+            p.tokens += self.tokens_per_step
+            loss = mean_loss(self.world, result.lm_loss)  # the host sync: divergence must stop the run now
+            window_tokens += self.tokens_per_step
             window_seconds += time.perf_counter() - step_start
             p.elapsed = elapsed_before + time.perf_counter() - segment_start
             p.metrics["loss"] = loss
@@ -204,7 +223,7 @@ class Trainer:
                            tokens=p.tokens, elapsed=round(p.elapsed, 3))
                 window_tokens, window_seconds = 0, 0.0
             if counts_LE is not None and (p.step % t.experts_every == 0 or last):
-                self._emit("experts", step=p.step, load=expert_shares(counts_LE))
+                self._emit("experts", step=p.step, load=expert_shares(sum_over_ranks(self.world, counts_LE)))
                 counts_LE = None
             if p.step % cfg.eval.eval_every == 0 or last:
                 self._eval()
