@@ -25,10 +25,10 @@ def parse_seeds(text: str) -> list[int]:
     return [int(w) for w in words]
 
 
-def queue_study(store: Any, study: Any, base: Config, seeds: list[int]) -> int:
-    """Queue every variant x seed of `study` on top of the edited `base`; the scheduler
-    starts them as devices free up. Returns how many runs were queued."""
-    queued = scheduler.enqueue(store, study.name, study.base, presets.study_configs(study, base=base, seeds=seeds))
+def queue_study(store: Any, study: Any, preset: str, base: Config, seeds: list[int]) -> int:
+    """Queue every variant x seed of `study` on top of `base` (preset `preset`, as edited in
+    the form); the scheduler starts them as devices free up. Returns how many were queued."""
+    queued = scheduler.enqueue(store, study.name, preset, presets.study_configs(study, base=base, seeds=seeds))
     scheduler.ensure_scheduler(store)
     return len(queued)
 

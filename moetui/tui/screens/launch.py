@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, Header, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine.config import Config
@@ -36,12 +36,17 @@ class LaunchScreen(Screen):
         super().__init__()
         self.source: tuple[str, str] | None = None  # ("preset" | "study", name)
         self.study: presets.Study | None = None
+        self.base_name: str | None = None  # the preset a study runs on: its own, or the one picked
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             with Vertical(id="launch-left"):
                 yield OptionList(id="presets")
+                base = Select([(name, name) for name in presets.list_presets()], prompt="study base",
+                              allow_blank=True, id="study-base")
+                base.display = False  # shown while a study is picked: its variants go on top of this preset
+                yield base
                 yield Static("Changed from preset", id="launch-diff-title")
                 diff = VerticalScroll(Static("nothing changed", id="diff"), id="launch-diff")
                 diff.can_focus = False  # tab goes from the presets straight to the form
@@ -71,20 +76,38 @@ class LaunchScreen(Screen):
     @on(OptionList.OptionSelected, "#presets")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         self._select(event.option.id)
-        self.form.focus_next()
+        self.focus_next()  # on to the study base or the form
 
     def _select(self, option_id: str) -> None:
         kind, name = option_id.split(":", 1)
         try:
-            if kind == "study":
-                study = presets.load_study(name)
-                base = presets.load_preset(study.base)[0] if isinstance(study.base, str) else study.base
-            else:
-                study, base = None, presets.load_preset(name)[0]
+            study = presets.load_study(name) if kind == "study" else None
+            base_name = study.base if study else name
+            base = presets.load_preset(base_name)[0]
         except presets.PresetError as error:
             self.notify(str(error), title=f"Cannot load {kind} {name}", severity="error", timeout=10)
             return
-        self.source, self.study = (kind, name), study
+        self.source, self.study, self.base_name = (kind, name), study, base_name
+        picker = self.query_one("#study-base", Select)
+        picker.display = study is not None
+        with picker.prevent(Select.Changed):
+            if study is not None and base_name in presets.list_presets():
+                picker.value = base_name
+            else:
+                picker.clear()
+        self.form.load(base)
+
+    @on(Select.Changed, "#study-base")
+    def _base_picked(self, event: Select.Changed) -> None:
+        """`moetui study S --base P` in the form: the study's variants on another preset."""
+        if self.study is None or event.value is Select.NULL:
+            return
+        try:
+            base = presets.load_preset(str(event.value))[0]
+        except presets.PresetError as error:
+            self.notify(str(error), title=f"Cannot load preset {event.value}", severity="error", timeout=10)
+            return
+        self.base_name = str(event.value)
         self.form.load(base)
 
     @on(ConfigForm.Edited)
@@ -137,7 +160,7 @@ class LaunchScreen(Screen):
                 return
             try:
                 seeds = launching.parse_seeds(answer)
-                count = launching.queue_study(self.app.store, study, config, seeds)
+                count = launching.queue_study(self.app.store, study, self.base_name, config, seeds)
             except (ValueError, presets.PresetError) as error:
                 self.notify(str(error), title="Cannot queue the study", severity="error")
                 return
@@ -147,7 +170,7 @@ class LaunchScreen(Screen):
 
         seeds = ", ".join(map(str, study.seeds or [])) or "42"
         self.app.push_screen(Prompt(f"Seeds for study {study.name} ({len(study.variants)} variants, "
-                                    f"base {study.base}):", seeds, "comma-separated integers"), queue)
+                                    f"base {self.base_name}):", seeds, "comma-separated integers"), queue)
 
     def action_save(self) -> None:
         config = self.form.model.config()
