@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stop = StopRequest()
-    signal.signal(signal.SIGINT, lambda *_: stop.request())
-    signal.signal(signal.SIGTERM, lambda *_: stop.request(repeat_interrupts=False))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.request())
     args.run_dir.mkdir(parents=True, exist_ok=True)
     world = World.from_env()  # torchrun: one process per GPU, of which rank 0 speaks for the run
     sink = EventSink(args.run_dir / EVENTS_FILE, sys.stdout) if world.is_main else EventSink(None)

@@ -5,20 +5,31 @@ one and nothing here talks to anyone. With them every rank builds the same model
 seed), trains on its own slice of each global batch (see `engine.batches`), and
 DistributedDataParallel averages the gradients while backward runs; on all but the last
 micro-batch of gradient accumulation the all-reduce is skipped (`no_sync`), so one
-optimizer step costs one all-reduce, as for a single device.
+optimizer step costs one gradient all-reduce, as for a single device.
 
-Only rank 0 writes: events, run.json and checkpoints. What every rank must agree on —
-the step's loss (for divergence), a stop request, the expert load — goes through small
-all-reduces, so that all ranks leave the loop after the same step.
+The DDP wrapper fits this model as it is: the experts of a layer are stacked 3-D
+parameters, so an expert that gets no tokens still receives a (zero) gradient slice and
+no parameter is ever unused (no `find_unused_parameters`, no extra pass over the
+graph); the dataclass the model returns needs no unpacking since DDP then never
+inspects it. One thing is per rank, as in every data-parallel MoE without extra
+communication: the load-balancing loss sees the rank's own expert shares, so with
+moe.load_balancing_weight > 0 two ranks of B train slightly differently from one of 2B.
+
+Only rank 0 writes: events, run.json and checkpoints. What every rank must agree on --
+the step's loss (for divergence), a stop request, the expert load -- goes through small
+all-reduces at the same steps on every rank, so that all ranks leave the loop together.
+Rank 0 evaluates alone with the unwrapped model; the others wait in the next collective.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -30,9 +41,10 @@ _TIMEOUT = timedelta(minutes=30)
 
 @dataclass(frozen=True)
 class World:
-    rank: int = 0
+    """This process's place among the ranks; the default is a run on one device."""
+    rank: int = 0  # 0 speaks for the run: events, run.json, checkpoints
     size: int = 1
-    local_rank: int = 0
+    local_rank: int = 0  # the GPU index on this machine
 
     @classmethod
     def from_env(cls) -> "World":
@@ -65,34 +77,52 @@ def leave(world: World) -> None:
         dist.destroy_process_group()
 
 
-def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
-    """The module that training calls. Buffers (RoPE tables) are constants, so they are not
-    re-broadcast each forward: that would also make rank 0's evaluation a collective."""
-    if not world.distributed:
-        return model
+def stop_pid(world: World) -> int:
+    """The process that run.json names, which a stop signals: under torchrun its agent (this
+    rank's parent), which forwards the signal to every rank; otherwise this process. (Ranks
+    started some other way stop with rank 0: they vote before each step.)"""
+    return os.getppid() if world.distributed and "TORCHELASTIC_RUN_ID" in os.environ else os.getpid()
+
+
+def wrap(model: nn.Module, device: torch.device) -> nn.parallel.DistributedDataParallel:
+    """The module that training calls; building it broadcasts rank 0's weights, which the
+    shared seed already made equal. The only buffers, RoPE tables, are constants: no
+    broadcast of them in every forward, which would cost a collective per micro-batch."""
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+    ddp = nn.parallel.DistributedDataParallel
+    # torch 2.13 renamed broadcast_buffers (now deprecated, with a warning) to forward_sync_buffers.
+    renamed = "forward_sync_buffers" in inspect.signature(ddp).parameters
+    return ddp(model, device_ids=ids, **{"forward_sync_buffers" if renamed else "broadcast_buffers": False})
 
 
-def micro_batch_sync(module: nn.Module, last: bool) -> contextlib.AbstractContextManager:
+def micro_batch_sync(module: nn.Module | None, last: bool) -> contextlib.AbstractContextManager:
     """Skip the gradient all-reduce on every micro-batch but the step's last one."""
     if last or not isinstance(module, nn.parallel.DistributedDataParallel):
         return contextlib.nullcontext()
     return module.no_sync()
 
 
-def mean_loss(world: World, loss: torch.Tensor) -> float:
-    """The step's loss averaged over ranks, on the host (the step's one host sync), so that
-    every rank reports the same number and judges divergence alike."""
+def rank_seed(seed: int, rank: int, step: int) -> int:
+    """The torch seed of a rank other than 0 from `step` on, after the shared seed built the
+    model and a resume restored rank 0's generator: its own dropout masks and router noise."""
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
+
+
+def mean_losses(world: World, lm_loss: torch.Tensor, aux_loss: torch.Tensor) -> tuple[float, float]:
+    """The step's (lm loss, aux loss) averaged over ranks, on the host (a sync: divergence
+    must stop the run now), so that every rank reports the same numbers and judges alike."""
+    values = torch.stack([lm_loss.detach().float(), aux_loss.detach().float()])
     if world.distributed:
-        loss = loss.detach().clone()
-        dist.all_reduce(loss)
-        loss /= world.size
-    return loss.item()
+        dist.all_reduce(values)
+    lm, aux = values.tolist()
+    return lm / world.size, aux / world.size
 
 
 def any_rank(world: World, flag: bool, device: torch.device) -> bool:
-    """True on every rank when it is true on one: a stop request ends all ranks after the same step."""
+    """True on every rank when it is true on one: a stop request ends all ranks before the
+    same step. A vote of its own before each step, not a passenger on the loss all-reduce
+    after it: a request that arrives while step N evaluates or checkpoints then stops the
+    run before step N+1, exactly as on one device."""
     if not world.distributed:
         return flag
     votes = torch.tensor([float(flag)], device=device)

@@ -54,7 +54,11 @@ class EventSink:
 
 
 def log(message: str) -> None:
-    """Human-readable progress to stderr (engine.log); stdout carries protocol lines only."""
+    """Human-readable progress to stderr (engine.log); stdout carries protocol lines only.
+    Under torchrun every rank writes to the one engine.log, so ranks past 0 name themselves."""
+    rank = os.environ.get("RANK", "0")  # torchrun's, as engine.distributed.World reads it
+    if rank != "0":
+        message = "\n".join(f"[rank {rank}] {line}" for line in message.splitlines())
     try:
         print(message, file=sys.stderr, flush=True)
     except (BrokenPipeError, ValueError):

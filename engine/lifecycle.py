@@ -12,7 +12,6 @@ user has something to fix, the record in run.json and the process exit code:
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import time
 import traceback
@@ -22,7 +21,7 @@ import torch
 
 from engine.config import Config, ConfigError
 from engine.data_error import DataError
-from engine.distributed import World, join, leave
+from engine.distributed import World, join, leave, stop_pid
 from engine.events import EventSink, log
 from engine.protocol import make_event
 from engine.rundir import EVENTS_FILE, update_run_json
@@ -68,7 +67,7 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
     try:
         cfg = load_config(config_path)
         device = join(world, pick_device(cfg.train.device))
-        record(status="running", pid=os.getpid(), host=socket.gethostname(), device=_devices(device, world),
+        record(status="running", pid=stop_pid(world), host=socket.gethostname(), device=_devices(device, world),
                started=started, ended=None, exit_reason=None)
         outcome = Trainer(cfg, run_dir, device, sink, resume, stop, world).run()
         status, code = outcome.status, EXIT_CODES[outcome.status]

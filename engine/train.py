@@ -23,7 +23,7 @@ from torch import nn
 from engine.checkpoint import Progress, load_checkpoint, restore, save_checkpoint, set_rng_states
 from engine.config import Config
 from engine.data import BatchStream, prepare_data, val_batches
-from engine.distributed import World, any_rank, mean_loss, micro_batch_sync, sum_over_ranks, wrap
+from engine.distributed import World, any_rank, mean_losses, micro_batch_sync, rank_seed, sum_over_ranks, wrap
 from engine.evaluate import evaluate
 from engine.events import EventSink, log
 from engine.model import MoETransformer
@@ -39,16 +39,16 @@ class StopRequest:
 
     Before the loop runs (data preparation can take minutes) nothing is worth saving,
     so a signal interrupts at once; in the loop the first one stops gracefully, with a
-    checkpoint, and a second Ctrl-C interrupts. A repeated SIGTERM (`repeat_interrupts`
-    False) does not: under torchrun a stop reaches each rank twice, from the launcher
-    and forwarded by torchrun itself, and must still end in a checkpoint."""
+    checkpoint, and a second one interrupts. Under torchrun a stop signals the agent,
+    which forwards it to every rank; the ranks vote before each step so that they stop
+    together even when the signal reaches them at different moments."""
 
     def __init__(self) -> None:
         self.requested = False
         self.graceful = False
 
-    def request(self, repeat_interrupts: bool = True) -> None:
-        if not self.graceful or (self.requested and repeat_interrupts):
+    def request(self) -> None:
+        if self.requested or not self.graceful:
             raise KeyboardInterrupt
         self.requested = True
 
@@ -124,8 +124,6 @@ class Trainer:
         data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
         self.vocab_size = data.vocab_size
         self.model = MoETransformer(cfg, data.vocab_size).to(device)  # same seed: the same weights on every rank
-        if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
-            torch.manual_seed(t.seed + world.rank)
         self.optimizers = build_optimizers(self.model, cfg)
         self.scaler = self.precision.make_scaler()
         self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device,
@@ -139,8 +137,10 @@ class Trainer:
             self.progress = restore(payload, self.model, self.optimizers, self.scaler)
             self.stream.load_state_dict(payload["data"])
             set_rng_states(payload["rng"])
+        if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
+            torch.manual_seed(rank_seed(t.seed, world.rank, self.progress.step))
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
-        self.parallel = wrap(self.model, world, device) if world.distributed else None
+        self.parallel = wrap(self.model, device) if world.distributed else None
         trained = self.parallel or self.model
         self.forward = torch.compile(trained) if t.compile else trained
         # Rank 0 evaluates alone, so not through the DDP module (its forward may sync ranks).
@@ -203,7 +203,8 @@ class Trainer:
                                 t.gradient_accumulation_steps, cfg.optim.grad_clip, self.parallel)
             p.step += 1
             p.tokens += self.tokens_per_step
-            loss = mean_loss(self.world, result.lm_loss)  # the host sync: divergence must stop the run now
+            # The step's host sync: divergence must stop the run now, and on every rank alike.
+            loss, aux_loss = mean_losses(self.world, result.lm_loss, result.aux_loss)
             window_tokens += self.tokens_per_step
             window_seconds += time.perf_counter() - step_start
             p.elapsed = elapsed_before + time.perf_counter() - segment_start
@@ -217,7 +218,7 @@ class Trainer:
             last = p.step == t.max_steps
             if p.step % t.log_every == 0 or last:
                 main_lr, adamw_lr = self._lrs(factor)
-                self._emit("step", step=p.step, loss=loss, aux_loss=result.aux_loss.item(), lr=main_lr,
+                self._emit("step", step=p.step, loss=loss, aux_loss=aux_loss, lr=main_lr,
                            adamw_lr=adamw_lr, grad_norm=result.grad_norm.item(),
                            tokens_per_s=round(window_tokens / max(window_seconds, 1e-9), 1),
                            tokens=p.tokens, elapsed=round(p.elapsed, 3))

@@ -53,6 +53,8 @@ def engine_env(gpus: list[str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
+    if len(gpus) > 1:  # torchrun kills ranks still busy this long after a stop (default 30 s): room to checkpoint
+        env.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "300")
     return env
 
 
@@ -104,9 +106,13 @@ def start_new(store: RunStore, config: Config, gpu: str | int | list[str] | None
 
 
 def _claim_and_spawn(run_dir: Path, resume: bool, gpus: list[str], pipe: bool) -> subprocess.Popen:
-    """Check, spawn and record the engine; the caller holds the run.json lock."""
+    """Check, spawn and record the engine; the caller holds the run.json lock. A resume
+    without GPUs named goes back to the run's own: a two-GPU run continues on two, with
+    the global batch it started with."""
     record = read_run_json(run_dir)
     _check_startable(record, run_dir, resume)
+    if resume and not gpus:
+        gpus = parse_gpus(record.get("gpu"))
     with open(run_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(engine_command(run_dir, resume, gpus), stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE if pipe else subprocess.DEVNULL, stderr=log,
@@ -136,7 +142,9 @@ def stop(store: RunStore, run_id: str) -> str:
         if record.get("host") != socket.gethostname():
             raise LaunchError(f"run {name} runs on {record.get('host')}", "stop it from that machine")
         pid = int(record["pid"])
-    try:  # the whole session: under torchrun that is the launcher and every rank
+    # The engine's session; under torchrun the agent's (each rank has a session of its own),
+    # and the agent forwards the signal to every rank.
+    try:
         os.killpg(os.getpgid(pid), signal.SIGTERM)
     except ProcessLookupError:
         raise LaunchError(f"run {name} ended before it could be stopped") from None

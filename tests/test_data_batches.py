@@ -1,4 +1,5 @@
-"""Batches: shifted targets, determinism, resume at the same data position, validation windows."""
+"""Batches: shifted targets, determinism, resume at the same data position, the ranks' shares
+of a global batch, validation windows."""
 
 from __future__ import annotations
 
@@ -44,6 +45,15 @@ def test_a_resumed_stream_sees_the_batches_an_uninterrupted_one_would():
     for want_x, want_y in expected[6:]:
         x, y = after.next()
         assert torch.equal(x, want_x) and torch.equal(y, want_y)
+
+
+def test_ranks_split_the_global_batch_that_one_device_would_draw():
+    whole = BatchStream(POSITIONS, 8, 32, seed=5)
+    ranks = [BatchStream(POSITIONS, 4, 32, seed=5, rank=r, world_size=2) for r in range(2)]
+    for _ in range(3):
+        x, y = whole.next()
+        halves = [stream.next() for stream in ranks]
+        assert torch.equal(torch.cat([h[0] for h in halves]), x) and torch.equal(torch.cat([h[1] for h in halves]), y)
 
 
 def test_resuming_on_different_data_is_refused():
