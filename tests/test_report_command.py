@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -110,6 +112,16 @@ def test_bad_input_gets_one_clear_line_and_a_non_zero_exit(seed_store, args, mes
     result = report(*args)
     assert result.exit_code != 0
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_report_to_a_file_loads_no_torch_and_no_terminal_renderer(seed_store):
+    """Start-up is part of the report's time: torch never loads, and Rich Markdown and plotext
+    only for a table in the terminal or --plot."""
+    code = ("import sys\nfrom moetui.cli import app\n"
+            "app(['report', '--study', 'ablation', '--format', 'md'], standalone_mode=False)\n"
+            "print(sorted(m for m in ('torch', 'numpy', 'plotext', 'rich.markdown') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "| baseline |" in out and out.splitlines()[-1] == "[]"
 
 
 def test_an_empty_store_says_so(runs_dir):

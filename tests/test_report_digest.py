@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 
 from engine.protocol import encode, make_event
@@ -34,6 +35,21 @@ def test_the_fast_digest_equals_the_one_from_the_full_history(tmp_path):
     assert fast.eval_steps == [10, 25] and fast.val_loss == [7.5, 7.0]  # the redone eval at 20 is gone
     assert fast.last_step == 25 and fast.end_status == "completed" and fast.started
     assert fast.eval_tokens == [10 * 24 * 4 * 512, 25 * 24 * 4 * 512]
+
+
+def test_broken_lines_and_lines_written_another_way_digest_like_the_full_history(tmp_path):
+    """The fast path decodes the lines it picks as one JSON array; a broken line must not
+    take the others with it, and a line not written by `encode` is still read."""
+    lines = _resumed_run_lines()
+    first_eval = next(i for i, line in enumerate(lines) if '"type":"eval"' in line)
+    lines.insert(first_eval, lines[first_eval][:40] + "\n")  # cut short by a crash, more lines after it
+    lines[first_eval + 5] = json.dumps(json.loads(lines[first_eval + 5])) + "\n"  # a step event with spaces
+    lines[-2] = json.dumps(json.loads(lines[-2])) + "\n"  # the last eval, likewise
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(lines))
+    fast = read_digest(path)
+    assert fast == RunDigest.from_history(load_history(path))
+    assert fast.eval_steps == [10, 25] and fast.end_status == "completed"
 
 
 def test_summaries_compare_at_a_given_step_with_the_compute_spent_by_then(tmp_path):
@@ -82,4 +98,4 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(tmp_path):
     cache = DigestCache.for_store(tmp_path)
     assert cache.digest(path).val_loss == [7.5]
     cache.save()
-    assert json.loads((tmp_path / CACHE_FILE).read_text())["version"] == 1
+    assert marshal.loads((tmp_path / CACHE_FILE).read_bytes())["version"] == 1

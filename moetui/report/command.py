@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from engine.config import ConfigError
 from engine.rundir import atomic_write_text
-from moetui.report import formats, terminal
+from moetui.report import formats
 from moetui.report.cache import DigestCache
 from moetui.report.collect import select, summaries
 from moetui.report.formats import FORMATS
@@ -81,7 +82,7 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
         chart_link = _relative(chart, out)
     _emit_ranking(ranking, title, fmt, out, rich, chart_link)
     if plot:
-        typer.echo(terminal.plot_curves(ranking.curves()))
+        typer.echo(_terminal().plot_curves(ranking.curves()))
 
 
 def _study_ranking(study: str, all_records: list, store: RunStore, cache: DigestCache, baseline: str | None,
@@ -95,16 +96,24 @@ def _study_ranking(study: str, all_records: list, store: RunStore, cache: Digest
 
 def _emit_ranking(ranking: Ranking, title: str, fmt: str, out: Path | None, rich: bool, chart: str | None) -> None:
     if rich:
-        Console().print(terminal.render_ranking(ranking, title))
+        Console().print(_terminal().render_ranking(ranking, title))
     else:
         _write(formats.render_ranking(ranking, fmt, title, chart), out)
 
 
 def _emit_journey(journey: Journey, title: str, fmt: str, out: Path | None, rich: bool) -> None:
     if rich:
-        Console().print(terminal.render_journey(journey, title))
+        Console().print(_terminal().render_journey(journey, title))
     else:
         _write(formats.render_journey(journey, fmt, title), out)
+
+
+def _terminal() -> ModuleType:
+    """`moetui.report.terminal`, imported only for a terminal table or `--plot`: its Rich
+    Markdown and plotext add 25 ms to every other report's start-up."""
+    from moetui.report import terminal
+
+    return terminal
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -2,30 +2,34 @@
 
 A digest keeps the eval series (with the tokens and training seconds at each eval, for
 `--at-step`), the start event's counts and config, and the end event's status and time.
-It is built from a `RunHistory`, fed only the step events that the digest reads: every
-step line is held unparsed and decoded only when an eval, start or end follows it or it
-is the last one.
-Measured on 1,000 steps with an eval every 10: 1.8 ms per file instead of 14 ms.
+It is built from a `RunHistory` fed only the events a digest reads: of the step events,
+only the last one before each other event and the very last (an eval reads the tokens and
+time at its step, a resumed start cuts back the steps before it, an end closes the series);
+expert loads are never decoded. Those lines are found by a regular expression over the
+whole file, not a Python loop over its lines, and decoded by one `json.loads` call.
+Measured on 1,000 steps with an eval every 10: 1.0 ms per file, against 1.6 ms picking
+the lines in a Python loop and decoding each alone, and 8.7 ms decoding every line.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.protocol import parse_line
+from engine.protocol import PROTOCOL_VERSION, parse_line
 from moetui.history import RunHistory
 
-# How `engine.protocol.encode` writes a step event's type. A line written some other way
-# still parses correctly, only without the shortcut; JSON escaping keeps this text from
-# matching inside a string value.
-_STEP_MARK = b'"type":"step"'
-# Expert-load events: nothing in a digest reads them, so they are not even decoded.
-_EXPERTS_MARK = b'"type":"experts"'
-# Events before which the held step is decoded: an eval reads the tokens/time at its step,
-# a (resumed) start must see the steps it cuts back, an end closes the series.
-_NEEDS_LAST_STEP = ("eval", "start", "end")
+# How `engine.protocol.encode` starts a line (`make_event` puts `v` and `type` first). A line
+# written some other way is decoded whatever its type: still right, only without the shortcut.
+_START = b'{"v":%d,"type":"' % PROTOCOL_VERSION
+# A step line, with the newline before it.
+_STEP_LINE = b"\n" + _START + b'step"'
+# Every line but the step and expert-load lines, each with the newline before it.
+_OTHER_LINE = re.compile(rb"\n(?!" + re.escape(_START) + rb'(?:step|experts)")([^\n]+)')
 
 
 @dataclass
@@ -74,31 +78,57 @@ class RunDigest:
 
 def read_digest(events_path: Path) -> RunDigest:
     """Digest an events file (missing: an empty digest; a partial last line is ignored)."""
-    try:
-        data = Path(events_path).read_bytes()
-    except FileNotFoundError:
-        return RunDigest.from_history(RunHistory())
+    text = _read_after_newline(Path(events_path))
     history = RunHistory()
-    held: bytes | None = None  # the latest step line, not yet decoded
-    for line in data[: data.rfind(b"\n") + 1].splitlines():
-        if _STEP_MARK in line:
-            held = line
-            continue
-        if _EXPERTS_MARK in line:
-            continue
-        event = parse_line(line)
-        if event is None:
-            continue
-        if held is not None and event["type"] in _NEEDS_LAST_STEP:
-            _add_line(history, held)
-            held = None
+    for event in _decode(_lines_read(text, text.rfind(b"\n") + 1)):
         history.add(event)
-    if held is not None:
-        _add_line(history, held)
     return RunDigest.from_history(history)
 
 
-def _add_line(history: RunHistory, line: bytes) -> None:
-    event = parse_line(line)
-    if event is not None:
-        history.add(event)
+def _read_after_newline(path: Path) -> bytearray:
+    """The file after a newline, so that every line starts where a newline ends. Read straight
+    into a buffer made for it: the copies this saves (putting the newline in front, cutting
+    off a partial last line) took 0.2 ms per quarter-megabyte file, ten times the read itself,
+    each new buffer being fresh memory to fault in."""
+    try:
+        with open(path, "rb") as handle:
+            text = bytearray(os.fstat(handle.fileno()).st_size + 1)
+            size = handle.readinto(memoryview(text)[1:])
+    except FileNotFoundError:
+        return bytearray(b"\n")
+    text[0] = ord("\n")
+    del text[size + 1:]  # the file shrank since fstat
+    return text
+
+
+def _lines_read(text: bytearray, end: int) -> list[bytearray]:
+    """The lines a digest reads of `text[:end]` (its complete lines), in file order: every
+    line but the step and expert-load ones, each preceded by the last step line between it
+    and the line read before it, and at the end the file's last step line."""
+    lines, since = [], 0
+    for match in _OTHER_LINE.finditer(text, 0, end):
+        line_start, line_end = match.span(1)
+        _append_last_step(lines, text, since, line_start)
+        lines.append(match.group(1))
+        since = line_end
+    _append_last_step(lines, text, since, end)
+    return lines
+
+
+def _append_last_step(lines: list[bytearray], text: bytearray, start: int, end: int) -> None:
+    found = text.rfind(_STEP_LINE, start, end)
+    if found >= 0:
+        lines.append(text[found + 1: text.index(b"\n", found + 1)])
+
+
+def _decode(lines: list[bytearray]) -> list[dict[str, Any]]:
+    """The events of `lines`, decoded as one JSON array: less than half the time of a call a
+    line. Should any line be broken, the array is too (or comes out the wrong length): then
+    each line is decoded alone and the broken ones are skipped, as `parse_line` does."""
+    try:
+        events = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:  # UnicodeDecodeError included
+        events = []
+    if len(events) != len(lines):
+        events = [parse_line(line) for line in lines]
+    return [event for event in events if isinstance(event, dict)]
