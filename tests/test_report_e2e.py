@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import pytest
 
@@ -28,9 +26,10 @@ overrides = ["schedule.warmup_ratio=0.0"]
 
 
 @pytest.mark.slow
-def test_a_two_variant_study_trained_on_quick_is_reported(runs_dir, token_cache_dir):
-    studies = Path(os.environ["MOETUI_PRESETS"]) / "studies"
-    studies.mkdir(parents=True, exist_ok=True)
+def test_a_two_variant_study_trained_on_quick_is_reported(runs_dir, token_cache_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOETUI_PRESETS", str(tmp_path / "presets"))  # this test's own, seen by no other
+    studies = tmp_path / "presets" / "studies"
+    studies.mkdir(parents=True)
     (studies / "e2e.toml").write_text(STUDY)
     queued = moetui("study", "e2e", *fast_sets(token_cache_dir, "train.max_steps=8", "eval.eval_every=4"))
     assert queued.exit_code == 0, queued.stderr
