@@ -44,8 +44,9 @@ def ls_command(
     if not records:
         typer.echo("no runs" + (" match" if study or status else f" in {store.root}"), err=True)
         return
-    table = Table(box=None)
-    for column in ("id", "name", "study/variant"):  # long ones fold in a narrow terminal
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id", no_wrap=True)  # whole, so it can be copied into the next command
+    for column in ("name", "study/variant"):  # long ones fold in a narrow terminal
         table.add_column(column, overflow="fold")
     for column in ("status", "step", "val loss"):
         table.add_column(column, no_wrap=True)
