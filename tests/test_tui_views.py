@@ -3,14 +3,19 @@ finished runs, and the run view charts what the events say."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from textual.widgets import DataTable, Input, Static
 
 from moetui.runs import RunStore
 from moetui.tui import create_app
 from moetui.tui.screens.compare import CompareScreen
+from moetui.tui.screens.prompt import Prompt
 from moetui.tui.screens.run import RunScreen
 from moetui.tui.widgets.config_field import ConfigField
 from moetui.tui.widgets.metric_chart import MetricChart
+from tests.cli_helpers import moetui
 from tests.tui_fixtures import fixed_store
 from tests.tui_pilot import scenario, until
 
@@ -45,7 +50,7 @@ async def test_an_invalid_field_blocks_launch_and_shows_the_rule(runs_dir):
 
 
 @scenario
-async def test_compare_shows_only_differing_keys_and_delta_vs_baseline(runs_dir):
+async def test_compare_shows_only_differing_keys_and_delta_vs_baseline_and_exports(runs_dir, tmp_path):
     store = RunStore(runs_dir)
     ids = fixed_store(store)
     app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
@@ -73,6 +78,15 @@ async def test_compare_shows_only_differing_keys_and_delta_vs_baseline(runs_dir)
         loss_chart = app.screen.query_one("#cmp-val", MetricChart)
         assert [s.label for s in loss_chart.series] == ["baseline", "top_k-1"]
         assert loss_chart.series[0].color != loss_chart.series[1].color
+
+        await pilot.press("e")  # export: the same table `moetui report` writes
+        await until(pilot, lambda: isinstance(app.screen, Prompt), what="the export prompt")
+        app.screen.query_one("#answer", Input).value = str(tmp_path / "compare.csv")
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "compare.csv").exists(), what="the exported file")
+    exported = list(csv.DictReader(io.StringIO((tmp_path / "compare.csv").read_text())))
+    reported = moetui("report", ids["baseline"], ids["topk1"], "--baseline", "top_k-1", "--format", "csv").stdout
+    assert exported == list(csv.DictReader(io.StringIO(reported))) and len(exported) == 2
 
 
 @scenario
