@@ -70,8 +70,10 @@ def test_baseline_is_the_blueberry_setup():
     assert (m.activation, m.embed_scale, m.norm, m.norm_position, m.pos_encoding) == ("silu", True, "rmsnorm", "pre", "rope")
     assert (e.num_experts, e.top_k, e.load_balancing_weight, e.router_noise_std) == (8, 2, 0.01, 0.1)
     assert (o.optimizer, o.muon_lr, c.adamw_lr, o.weight_decay, o.grad_clip) == ("muon_adamw", 0.065, pytest.approx(0.0065), 0.1, 1.0)
-    assert (s.warmup_ratio, s.decay, s.min_lr_ratio, c.warmup_steps) == (0.1, "cosine", 0.1, 2)
-    assert (t.batch_size, t.gradient_accumulation_steps, t.max_steps, t.seed, t.use_amp) == (24, 4, 20, 42, True)
+    assert (s.warmup_ratio, s.decay, s.min_lr_ratio, c.warmup_steps) == (0.0, "cosine", 0.1, 2)
+    # The seed's max_steps=20 counted micro-batches: 5 optimizer steps at accumulation 4.
+    assert (t.batch_size, t.gradient_accumulation_steps, t.max_steps, t.seed) == (24, 4, 5, 42)
+    assert (t.use_amp, t.amp_dtype) == (True, "fp16")
     assert (d.source, d.hf_config, d.num_documents, d.max_chars, d.max_tokens, d.tokenizer) == (
         "hf:HuggingFaceTB/smollm-corpus", "cosmopedia-v2", 2000, 3000, 500_000, "HuggingFaceTB/SmolLM-135M")
     assert (ev.eval_every, ev.eval_steps) == (10, 100)
@@ -85,13 +87,23 @@ def test_ablation_variants_change_exactly_what_seed_report_000_says():
 
     changes = {name: {k: new for k, _, new in config_diff(base, c)} for name, c in runs.items()}
     assert changes["baseline"] == {}
-    assert changes["grad_accum_2"] == {"train.gradient_accumulation_steps": 2}
-    assert changes["combo_grad_dropout"] == {"train.gradient_accumulation_steps": 2, "model.dropout": 0.05}
-    assert changes["combo_grad_lr"] == {"train.gradient_accumulation_steps": 2, "optim.muon_lr": 0.08}
+    accum_2 = {"train.gradient_accumulation_steps": 2, "train.max_steps": 10}
+    assert changes["grad_accum_2"] == accum_2
+    assert changes["combo_grad_dropout"] == {**accum_2, "model.dropout": 0.05}
+    assert changes["combo_grad_lr"] == {**accum_2, "optim.muon_lr": 0.08}
     assert runs["combo_grad_lr"].adamw_lr == pytest.approx(0.008)  # AdamW follows Muon at a tenth
-    assert changes["combo_grad_experts"] == {"train.gradient_accumulation_steps": 2, "moe.num_experts": 12}
-    assert changes["ultimate_combo"] == {"train.gradient_accumulation_steps": 2, "model.dropout": 0.05,
-                                         "optim.muon_lr": 0.08, "moe.num_experts": 12}
+    assert changes["combo_grad_experts"] == {**accum_2, "moe.num_experts": 12}
+    assert changes["ultimate_combo"] == {**accum_2, "model.dropout": 0.05, "optim.muon_lr": 0.08, "moe.num_experts": 12}
+
+
+def sequences_seen(c) -> int:
+    return c.train.max_steps * c.train.gradient_accumulation_steps * c.train.batch_size
+
+
+def test_ablation_variants_see_the_seed_runs_20_micro_batches():
+    """Seed report 000 gave every variant the same training time: 20 micro-batches of 24."""
+    assert {name: sequences_seen(c) for name, c in configs_by_variant("ablation").items()} == dict.fromkeys(
+        SEED_STUDIES["ablation"], 20 * 24)
 
 
 def test_lr_schedule_runs_on_the_ablation_winner():
@@ -99,7 +111,11 @@ def test_lr_schedule_runs_on_the_ablation_winner():
     winner = runs["baseline"]
     assert (winner.train.gradient_accumulation_steps, winner.model.dropout) == (2, 0.05)
     assert [runs[v].warmup_steps for v in SEED_STUDIES["lr-schedule"]] == [2, 1, 0]  # 20 // 10, 20 // 20, none
-    assert load_preset("optimized")[0].warmup_steps == 1
+    assert {runs[v].schedule.min_lr_ratio for v in SEED_STUDIES["lr-schedule"]} == {0.05}  # the study's floor
+    on_quick = {v: c for v, _, c in study_configs(load_study("lr-schedule"), base="quick")}
+    assert [on_quick[v].warmup_steps for v in SEED_STUDIES["lr-schedule"]] == [40, 20, 0]  # the same shares of 200
+    optimized = load_preset("optimized")[0]
+    assert (optimized.warmup_steps, optimized.schedule.min_lr_ratio) == (1, 0.05)
 
 
 def test_reasoning_study_matches_seed_report_002():
@@ -124,13 +140,15 @@ def test_architecture_study_matches_seed_report_003():
     runs = configs_by_variant("architecture")
     b = runs["Baseline"]
     assert (b.model.d_model, b.model.n_layers, b.model.n_heads, b.model.max_seq_len) == (512, 8, 16, 256)
-    assert (b.moe.num_experts, b.moe.top_k, b.train.batch_size, b.train.max_steps, b.optim.muon_lr) == (16, 2, 16, 300, 0.01)
+    assert (b.moe.num_experts, b.moe.top_k, b.train.batch_size, b.train.max_steps, b.optim.muon_lr) == (16, 2, 16, 150, 0.01)
+    assert sequences_seen(b) == 300 * 16  # the seed's 300 micro-batches of 16
     assert runs["Deeper"].model.n_layers == 12
     assert (runs["Wider"].model.d_model, runs["Wider"].model.n_heads) == (640, 20)
     assert runs["MoreExperts"].moe.num_experts == 24 and runs["Top3Experts"].moe.top_k == 3
     assert runs["LowDropout"].model.dropout == 0.05 and runs["HighLR"].optim.muon_lr == 0.015
     small = runs["SmallBatch"].train
-    assert (small.batch_size, small.gradient_accumulation_steps) == (8, 4)
+    assert (small.batch_size, small.gradient_accumulation_steps, small.max_steps) == (8, 4, 75)
+    assert sequences_seen(runs["SmallBatch"]) == 300 * 8
     assert runs["LongSeq"].model.max_seq_len == 384
 
 
