@@ -54,7 +54,7 @@ def bench(cfg: Config, steps: int, warmup: int) -> dict[str, float | str | None]
     vocab = cfg.data.vocab_size
     model = MoETransformer(cfg, vocab).to(device)
     forward = torch.compile(model) if cfg.train.compile else model
-    optimizers = build_optimizers(model, cfg)
+    optimizers = build_optimizers(model, cfg, precision.muon_dtype)
     scaler = precision.make_scaler()
     tokens = np.random.default_rng(0).integers(0, vocab, size=2_000_000, dtype=np.int64)
     stream = BatchStream(tokens, cfg.train.batch_size, cfg.model.max_seq_len, cfg.train.seed, device)

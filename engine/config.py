@@ -98,7 +98,7 @@ class TrainConfig:
     batch_size: int = knob(24, "Sequences per micro-batch", "seqs", 1, 65536)
     gradient_accumulation_steps: int = knob(4, "Micro-batches per optimizer step", "steps", 1, 4096)
     max_steps: int = knob(1000, "Optimizer steps to train (not micro-batches)", "steps", 1, 100_000_000)
-    seed: int = knob(42, "Seed of init, data order and dropout", "", 0, 2**31 - 1)
+    seed: int = knob(42, "Seed of init, batch order and dropout (the split has data.split_seed)", "", 0, 2**31 - 1)
     device: str = knob("auto", "Where to train; auto = CUDA if present, else CPU", choices=("auto", "cuda", "cpu", "mps"))
     use_amp: bool = knob(True, "Mixed precision on GPU (bf16 if supported, else fp16 + grad scaler)")
     amp_dtype: str = knob("auto", "Autocast dtype; auto picks bf16 or fp16 on CUDA and fp32 on CPU",
@@ -121,6 +121,8 @@ class DataConfig:
     tokenizer: str = knob("bpe", "'bpe' = train a byte-level BPE here, a Hub tokenizer name, or a tokenizer.json path")
     vocab_size: int = knob(8192, "Vocab of the trained BPE (a pretrained tokenizer brings its own)", "tokens", 256, 1_000_000)
     val_fraction: float = knob(0.1, "Share of documents held out for validation", "", 0.0001, 0.9)
+    split_seed: int = knob(42, "Seed of the train/validation split (and so of the BPE's training text); apart from "
+                           "train.seed so that every seed of a study is scored on the same documents", "", 0, 2**31 - 1)
     cache_dir: str = knob("", "Token cache directory; empty = <runs store>/.cache")
 
 

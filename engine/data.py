@@ -71,7 +71,7 @@ def _key_parts(cfg: Config) -> dict[str, Any]:
     d = cfg.data
     tok = f"bpe:{d.vocab_size}" if is_trained(d.tokenizer) else tokenizer_identity(d.tokenizer)
     return {"source": source_identity(d), "num_documents": d.num_documents, "max_chars": d.max_chars,
-            "max_tokens": d.max_tokens, "tokenizer": tok, "val_fraction": d.val_fraction, "seed": cfg.train.seed}
+            "max_tokens": d.max_tokens, "tokenizer": tok, "val_fraction": d.val_fraction, "split_seed": d.split_seed}
 
 
 def _build(tmp: Path, cfg: Config, emit: Emit) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _build(tmp: Path, cfg: Config, emit: Emit) -> dict[str, Any]:
     docs = read_documents(data, _every(PROGRESS_INTERVAL_S, lambda n: emit(
         make_event("prepare", stage="read", done=n, total=data.num_documents))))
     emit(make_event("prepare", stage="read", done=len(docs), total=len(docs)))
-    is_val = split_documents(len(docs), data.val_fraction, cfg.train.seed, what)
+    is_val = split_documents(len(docs), data.val_fraction, data.split_seed, what)
 
     if tokenizer is None:
         emit(make_event("prepare", stage="tokenizer", done=0, total=1,

@@ -109,14 +109,17 @@ def route(x_ND: torch.Tensor, router_weight_ED: torch.Tensor, top_k: int, noise_
     probs_NE = logits_NE.softmax(dim=-1)
     top_NK, experts_NK = probs_NE.topk(top_k, dim=-1)
     gates_NK = top_NK / top_NK.sum(dim=-1, keepdim=True)
-    counts_E = torch.bincount(experts_NK.flatten(), minlength=probs_NE.shape[-1])
+    # Not torch.bincount: on CUDA it reads the ids' min and max back to the host, two syncs per layer.
+    ids_S = experts_NK.flatten()
+    counts_E = ids_S.new_zeros(probs_NE.shape[-1]).scatter_add_(0, ids_S, torch.ones_like(ids_S))
     return Routing(gates_NK, experts_NK, counts_E, load_balancing_loss(probs_NE, counts_E))
 
 
 class MoE(nn.Module):
     """Top-k routed experts with sort-based dispatch: the N*K (token, expert) slots are
     argsorted by expert id, so each expert's tokens are one contiguous group and the
-    group sizes come from a bincount -- no boolean masks, no per-expert host syncs.
+    group sizes come from a scatter-add count -- no boolean masks, and no host sync
+    but the one of the per-expert loop (see `_looped_experts`).
     `forward` returns the output and the layer's Routing (for the aux loss and load)."""
 
     def __init__(self, d_model: int, d_ff: int, num_experts: int, top_k: int, activation: str,
@@ -134,8 +137,10 @@ class MoE(nn.Module):
         order_S = torch.argsort(routing.experts_NK.flatten(), stable=True)
         token_S = order_S // self.top_k  # slot n*K + k belongs to token n
         grouped = self.use_grouped and grouped_gemm_usable(x_ND.device)
-        out_SD = expert_compute(x_ND[token_S], routing.counts_E, self.experts, grouped)
-        out_SD = out_SD * routing.gates_NK.flatten()[order_S, None].to(out_SD.dtype)
+        # index_select, not x[idx]: its backward is an index_add; indexing's (an accumulating
+        # index_put) sorts the indices first on CUDA.
+        out_SD = expert_compute(x_ND.index_select(0, token_S), routing.counts_E, self.experts, grouped)
+        out_SD = out_SD * routing.gates_NK.flatten().index_select(0, order_S)[:, None].to(out_SD.dtype)
         out_ND = torch.zeros_like(x_ND, dtype=out_SD.dtype).index_add_(0, token_S, out_SD)
         return out_ND.reshape(B, T, D).to(x_BTD.dtype), routing
 

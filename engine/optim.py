@@ -19,20 +19,21 @@ from engine.config import Config
 NS_COEFFS = (3.4445, -4.7750, 2.0315)  # quintic Newton-Schulz (Keller Jordan's Muon)
 
 
-def newton_schulz(g: torch.Tensor, steps: int) -> torch.Tensor:
+def newton_schulz(g: torch.Tensor, steps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Approximately orthogonalise the last two dims of `g` (a matrix or a batch of them).
 
     Quintic iteration X <- aX + (bA + cA^2)X with A = XX^T, on X normalised by its
     Frobenius norm (so singular values start <= 1) and transposed when tall (so A is the
     small Gram matrix). Converges to roughly U V^T with singular values in ~[0.7, 1.2]:
-    close enough to orthogonal for the update, and cheap. bf16 on CUDA (tensor cores),
-    fp32 elsewhere (CPU bf16 matmuls are slow and would break exact CPU reproducibility)."""
+    close enough to orthogonal for the update, and cheap. The iteration runs in `dtype`
+    (the run's precision, see `Precision.muon_dtype`); normalising before the cast keeps
+    a gradient of tiny entries from flushing to zero in fp16."""
     a, b, c = NS_COEFFS
-    x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
+    x = g / (g.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    x = x.to(dtype)
     tall = x.size(-2) > x.size(-1)
     if tall:
         x = x.mT
-    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
     for _ in range(steps):
         a_mat = x @ x.mT
         x = a * x + (b * a_mat + c * a_mat @ a_mat) @ x
@@ -45,10 +46,13 @@ class Muon(torch.optim.Optimizer):
     """MomentUm Orthogonalized by Newton-Schulz: SGD with Nesterov momentum whose update
     is replaced by its nearest (semi-)orthogonal matrix, scaled by max(1, out/in)^0.5 so
     that every shape gets a similar per-element step. No weight decay. Only for
-    parameters with >= 2 dims whose last two are (out, in)."""
+    parameters with >= 2 dims whose last two are (out, in). `ns_dtype` is the arithmetic of
+    Newton-Schulz: a property of the run, not state, so it stays out of the state dict."""
 
-    def __init__(self, params, lr: float, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5) -> None:
+    def __init__(self, params, lr: float, momentum: float = 0.95, nesterov: bool = True, ns_steps: int = 5,
+                 ns_dtype: torch.dtype = torch.float32) -> None:
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps))
+        self.ns_dtype = ns_dtype
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -63,7 +67,7 @@ class Muon(torch.optim.Optimizer):
                 buf = state["momentum_buffer"]
                 buf.mul_(group["momentum"]).add_(p.grad)
                 update = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
-                update = newton_schulz(update, group["ns_steps"])
+                update = newton_schulz(update, group["ns_steps"], self.ns_dtype)
                 scale = max(1.0, p.size(-2) / p.size(-1)) ** 0.5
                 p.add_(update, alpha=-group["lr"] * scale)
 
@@ -96,10 +100,11 @@ class Optimizers:
             opt.load_state_dict(state)
 
 
-def build_optimizers(model: nn.Module, cfg: Config) -> Optimizers:
+def build_optimizers(model: nn.Module, cfg: Config, ns_dtype: torch.dtype = torch.float32) -> Optimizers:
     """muon_adamw: Muon (muon_lr) on hidden matrices + AdamW (adamw_lr) on the rest;
     adamw: AdamW on everything at adamw_lr. AdamW decays matrices (the embedding) but not
-    vectors: decaying norm gains towards 0 only fights the normalisation."""
+    vectors: decaying norm gains towards 0 only fights the normalisation. `ns_dtype`:
+    Muon's Newton-Schulz arithmetic, the run's `Precision.muon_dtype`."""
     o = cfg.optim
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     use_muon = o.optimizer == "muon_adamw"
@@ -113,7 +118,7 @@ def build_optimizers(model: nn.Module, cfg: Config) -> Optimizers:
     optimizers: list[torch.optim.Optimizer] = []
     if muon:
         optimizers.append(Muon([{"params": muon, "peak_lr": o.muon_lr}], lr=o.muon_lr,
-                               momentum=o.momentum, ns_steps=o.ns_steps))
+                               momentum=o.momentum, ns_steps=o.ns_steps, ns_dtype=ns_dtype))
     optimizers.append(torch.optim.AdamW([g for g in adamw_groups if g["params"]], lr=cfg.adamw_lr,
                                         betas=(o.beta1, o.beta2), foreach=True))
     return Optimizers(optimizers)

@@ -3,7 +3,7 @@
     CUDA + bf16 support   bf16 autocast, no scaler (bf16 has fp32's exponent range)
     CUDA, no bf16 (T4)    fp16 autocast + GradScaler (fp16 gradients underflow without it)
     CPU / MPS             fp32; bf16 autocast only when amp_dtype = "bf16" is asked for
-    use_amp = false or amp_dtype = "off": fp32 everywhere
+    use_amp = false or amp_dtype = "off": fp32 everywhere, Muon's Newton-Schulz included
 """
 
 from __future__ import annotations
@@ -27,6 +27,16 @@ class Precision:
     @property
     def autocast_dtype(self) -> torch.dtype | None:
         return _DTYPES.get(self.name)
+
+    @property
+    def muon_dtype(self) -> torch.dtype:
+        """Arithmetic of Muon's Newton-Schulz iteration: the autocast dtype on CUDA (tensor
+        cores; fp16 on T4-class GPUs, which have no bf16 tensor cores), else fp32 -- so a
+        use_amp=false run is fp32 in its optimizer too, and CPU runs (slow bf16 matmuls)
+        stay exactly reproducible."""
+        if self.device_type == "cuda" and self.autocast_dtype is not None:
+            return self.autocast_dtype
+        return torch.float32
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:

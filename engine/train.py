@@ -124,7 +124,7 @@ class Trainer:
         data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
         self.vocab_size = data.vocab_size
         self.model = MoETransformer(cfg, data.vocab_size).to(device)  # same seed: the same weights on every rank
-        self.optimizers = build_optimizers(self.model, cfg)
+        self.optimizers = build_optimizers(self.model, cfg, self.precision.muon_dtype)
         self.scaler = self.precision.make_scaler()
         self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device,
                                   world.rank, world.size)

@@ -71,6 +71,12 @@ def test_jsonl_and_parquet_read_the_configured_text_field(local_dir):
         [f"parquet document {i}" for i in range(20)]
 
 
+def test_a_json_file_holding_a_list_of_records_reads_the_configured_text_field(tmp_path):
+    (tmp_path / "records.json").write_text(json.dumps([{"content": f"record {i}", "n": i} for i in range(12)]))
+    docs = read_documents(data_config(source=str(tmp_path / "records.json"), text_field="content"))
+    assert docs == [f"record {i}" for i in range(12)]
+
+
 def test_a_directory_reads_every_file_in_name_order_with_limits(local_dir):
     docs = read_documents(data_config(source=str(local_dir), text_field="body"))
     assert len(docs) == 90 and docs[0].startswith("Paragraph 0") and docs[-1] == "parquet document 19"

@@ -37,10 +37,10 @@ def test_no_validation_document_appears_in_training(token_cache_dir):
     assert not set(val) & set(train)
 
 
-def test_another_seed_holds_out_other_documents(token_cache_dir):
+def test_another_split_seed_holds_out_other_documents(token_cache_dir):
     base = prepare_data(Config(), token_cache_dir, lambda e: None)
     cfg = Config()
-    cfg.train.seed = 1
+    cfg.data.split_seed = 1
     other = prepare_data(cfg, token_cache_dir, lambda e: None)
     assert other.key != base.key
     eos = base.info["eos_id"]

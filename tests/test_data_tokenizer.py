@@ -6,10 +6,13 @@ import json
 import time
 
 import pytest
+import torch
 
 from engine.config import Config
 from engine.data import DataError, prepare_data
+from engine.events import EventSink
 from engine.tokenizer import EOS, eos_id, load_pretrained, train_bpe
+from engine.train import Trainer
 
 TRICKY = "Tabs\tand  double spaces,\nnewlines\n\n, accents: café naïve, CJK 漢字, emoji 🙂, NUL-free bytes ÿ."
 
@@ -30,16 +33,24 @@ def test_trained_bpe_round_trips_any_text_exactly(bpe):
 
 
 def test_a_local_tokenizer_json_sets_the_model_vocab(bpe, tmp_path):
+    """data.vocab_size says 8192, the tokenizer has 400 entries: the run's model follows the tokenizer."""
     bpe.save(str(tmp_path / "tokenizer.json"))
     corpus = tmp_path / "docs.jsonl"
     corpus.write_text("".join(json.dumps({"text": f"The lazy dog number {i} sleeps."}) + "\n" for i in range(400)))
-    cfg = Config()
-    cfg.data.source, cfg.data.tokenizer, cfg.data.vocab_size = str(corpus), str(tmp_path / "tokenizer.json"), 8192
-    cfg.train.batch_size, cfg.model.max_seq_len = 2, 32
+    cfg = Config().apply_overrides([
+        f"data.source={corpus}", f"data.tokenizer={tmp_path / 'tokenizer.json'}", "data.vocab_size=8192",
+        f"data.cache_dir={tmp_path / 'cache'}", "train.batch_size=2", "model.max_seq_len=32", "model.d_model=32",
+        "model.n_heads=2", "model.n_layers=1", "model.d_ff=32", "train.max_steps=1", "eval.eval_steps=1"]).validate()
     prepared = prepare_data(cfg, tmp_path / "cache", lambda e: None)
     assert prepared.vocab_size == 400 == prepared.tokenizer.get_vocab_size()
     text = prepared.tokenizer.decode(prepared.train_tokens[:40].tolist(), skip_special_tokens=False)
     assert "The lazy dog number" in text and EOS in text  # documents joined by end-of-text
+
+    events: list[dict] = []
+    trainer = Trainer(cfg, tmp_path, torch.device("cpu"), EventSink(None, None, [events.append]))
+    assert trainer.run().status == "completed"
+    assert trainer.model.embed.num_embeddings == 400
+    assert [e["vocab_size"] for e in events if e["type"] == "start"] == [400]
 
 
 def test_an_unreadable_tokenizer_file_is_a_data_error(tmp_path):

@@ -39,6 +39,7 @@ def test_sort_based_dispatch_equals_the_token_by_token_definition(activation):
     x_BTD = torch.randn(3, 7, 16)
     out, routing = moe(x_BTD)
     assert torch.allclose(out.reshape(-1, 16), reference_moe(moe, x_BTD.reshape(-1, 16)), atol=1e-5)
+    assert torch.equal(routing.counts_E, torch.bincount(routing.experts_NK.flatten(), minlength=4))
     assert routing.counts_E.sum() == 3 * 7 * 2
     assert torch.allclose(routing.gates_NK.sum(-1), torch.ones(21))
 

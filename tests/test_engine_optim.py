@@ -60,6 +60,34 @@ def test_a_muon_step_moves_each_matrix_by_a_scaled_near_orthogonal_update():
         assert s.min() > 0.6 and s.max() < 1.3
 
 
+def test_newton_schulz_in_fp16_still_orthogonalises_a_gradient_of_tiny_entries():
+    """A T4-class run iterates in fp16, whose smallest number is ~6e-8: the gradient is
+    normalised before the cast, so entries around 1e-9 do not flush to a zero update."""
+    torch.manual_seed(0)
+    s = singular_values(newton_schulz(torch.randn(32, 48) * 1e-9, steps=5, dtype=torch.float16))
+    assert s.min() > 0.6 and s.max() < 1.3, s
+
+
+def test_muon_iterates_in_the_precision_the_run_gives_it():
+    """Same gradient, bf16 versus fp32 Newton-Schulz: both near-orthogonal, not identical --
+    so the dtype handed to build_optimizers is the one Muon computes in."""
+    cfg = Config().apply_overrides(["model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.d_ff=32"])
+    updates = []
+    for dtype in (torch.float32, torch.bfloat16):
+        torch.manual_seed(0)
+        model = MoETransformer(cfg.validate(), 50)
+        muon = build_optimizers(model, cfg, dtype).optimizers[0]
+        weight = model.layers[0].attn.out.weight
+        before = weight.detach().clone()
+        weight.grad = torch.randn(32, 32, generator=torch.Generator().manual_seed(1))
+        muon.step()
+        updates.append((before - weight.detach()) / muon.param_groups[0]["lr"])
+    for update in updates:
+        s = singular_values(update)
+        assert s.min() > 0.6 and s.max() < 1.3
+    assert not torch.equal(*updates)
+
+
 def test_muon_gets_the_hidden_matrices_and_adamw_the_rest():
     cfg = Config().apply_overrides(["model.d_model=32", "model.n_heads=2", "model.n_layers=2", "model.d_ff=32"])
     model = MoETransformer(cfg.validate(), 50)
@@ -120,6 +148,22 @@ def test_four_accumulated_micro_batches_give_the_update_of_one_batch_four_times_
     assert torch.equal(one.expert_counts_LE, four.expert_counts_LE)
     for name in weights_one:
         assert torch.allclose(weights_one[name], weights_four[name], atol=1e-5), name
+
+
+@pytest.mark.parametrize("clip", [0.05, 0.0])
+def test_gradient_clipping_caps_the_global_norm_and_zero_turns_it_off(clip):
+    cfg = Config().apply_overrides(["model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.d_ff=32",
+                                    "model.dropout=0", f"optim.grad_clip={clip}"]).validate()
+    seq = torch.randint(0, 50, (4, 17), generator=torch.Generator().manual_seed(0))
+    precision = choose_precision(cfg.train, torch.device("cpu"))
+    torch.manual_seed(0)
+    model = MoETransformer(cfg, 50)
+    params = list(model.parameters())
+    step = train_step(model, FixedBatches([(seq[:, :-1], seq[:, 1:])]), build_optimizers(model, cfg),
+                      precision.make_scaler(), precision, params, 1, cfg.optim.grad_clip)
+    applied = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+    assert step.grad_norm.item() > 0.05  # reported: the norm before clipping
+    assert applied.item() == pytest.approx(clip if clip else step.grad_norm.item(), rel=1e-4)
 
 
 def test_optimizers_remember_their_peak_and_the_schedule_scales_it():

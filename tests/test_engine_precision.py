@@ -18,20 +18,23 @@ def train_cfg(*overrides: str):
     return Config().apply_overrides(list(overrides)).validate().train
 
 
-@pytest.mark.parametrize("overrides, device, bf16, name, scaler", [
-    ([], CUDA, True, "bf16", False),                        # Ampere and newer
-    ([], CUDA, False, "fp16", True),                        # T4-class: fp16 needs the scaler
-    (["train.amp_dtype=fp16"], CUDA, True, "fp16", True),
-    (["train.use_amp=false"], CUDA, True, "fp32", False),
-    (["train.amp_dtype=off"], CUDA, False, "fp32", False),
-    ([], CPU, False, "fp32", False),
-    (["train.amp_dtype=fp16"], CPU, False, "fp32", False),
-    (["train.amp_dtype=bf16"], CPU, False, "bf16", False),  # asked for explicitly
-    (["train.amp_dtype=bf16", "train.use_amp=false"], CPU, False, "fp32", False),
+BF16, FP16, FP32 = torch.bfloat16, torch.float16, torch.float32
+
+
+@pytest.mark.parametrize("overrides, device, bf16, name, scaler, muon", [
+    ([], CUDA, True, "bf16", False, BF16),                        # Ampere and newer
+    ([], CUDA, False, "fp16", True, FP16),                        # T4-class: fp16 needs the scaler
+    (["train.amp_dtype=fp16"], CUDA, True, "fp16", True, FP16),
+    (["train.use_amp=false"], CUDA, True, "fp32", False, FP32),   # fp32 in Muon's iteration too
+    (["train.amp_dtype=off"], CUDA, False, "fp32", False, FP32),
+    ([], CPU, False, "fp32", False, FP32),
+    (["train.amp_dtype=fp16"], CPU, False, "fp32", False, FP32),
+    (["train.amp_dtype=bf16"], CPU, False, "bf16", False, FP32),  # asked for explicitly
+    (["train.amp_dtype=bf16", "train.use_amp=false"], CPU, False, "fp32", False, FP32),
 ])
-def test_precision_follows_device_support_and_settings(overrides, device, bf16, name, scaler):
+def test_precision_follows_device_support_and_settings(overrides, device, bf16, name, scaler, muon):
     p = choose_precision(train_cfg(*overrides), device, bf16_supported=bf16)
-    assert (p.name, p.use_scaler) == (name, scaler)
+    assert (p.name, p.use_scaler, p.muon_dtype) == (name, scaler, muon)
 
 
 def test_asking_for_bf16_on_a_gpu_without_it_is_a_config_error():
@@ -52,7 +55,7 @@ def _one_step(device: torch.device, *overrides: str):
             return seq[:, :-1], seq[:, 1:]
 
     scaler = precision.make_scaler()
-    result = train_step(model, Stream(), build_optimizers(model, cfg), scaler, precision,
+    result = train_step(model, Stream(), build_optimizers(model, cfg, precision.muon_dtype), scaler, precision,
                         list(model.parameters()), 1, 1.0)
     return precision, result, model
 

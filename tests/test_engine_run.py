@@ -118,6 +118,33 @@ def test_stopping_at_step_5_and_resuming_gives_exactly_the_uninterrupted_losses(
     assert second[-1]["metrics"]["tokens"] == whole[-1]["metrics"]["tokens"]
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp_dtype", ["auto", "fp16"])
+def test_a_cuda_run_trains_under_autocast_with_tf32_and_resumes_with_its_scaler(tmp_path, token_cache_dir,
+                                                                               monkeypatch, amp_dtype):
+    """auto: bf16 without a scaler where the GPU has bf16 (and grouped GEMM on Hopper), else
+    fp16; fp16 always scales, and the scaler's state travels in the checkpoint."""
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    cfg = quick_config(token_cache_dir, "train.device=cuda", "train.use_amp=true", f"train.amp_dtype={amp_dtype}",
+                       "train.max_steps=6", "eval.eval_every=3")
+    run_dir = tmp_path / amp_dtype
+    stop = StopRequest()
+    code, first = train_in_process(run_dir, cfg, stop=stop,
+                                   listener=lambda e: e["type"] == "step" and e["step"] == 3 and stop.request())
+    assert code == 0 and first[-1]["status"] == "stopped", of_type(first, "error")
+    want = "fp16" if amp_dtype == "fp16" or not torch.cuda.is_bf16_supported() else "bf16"
+    start = of_type(first, "start")[0]
+    assert start["device"].startswith("cuda") and start["dtype"] == want
+    assert torch.backends.cuda.matmul.allow_tf32
+    scaler = torch.load(run_dir / CHECKPOINT_FILE, map_location="cpu", weights_only=True)["scaler"]
+    assert bool(scaler) == (want == "fp16")  # a disabled GradScaler has no state
+
+    code, second = train_in_process(run_dir, cfg, resume=True)
+    assert code == 0 and second[-1]["status"] == "completed"
+    losses = _losses(first) + _losses(second)
+    assert len(losses) == 6 and all(math.isfinite(loss) for loss in losses)
+
+
 def test_sigterm_checkpoints_ends_stopped_and_the_run_resumes_from_there(runs_dir, token_cache_dir):
     cfg = quick_config(token_cache_dir, "train.max_steps=100000", "schedule.warmup_ratio=0", "schedule.warmup_steps=1")
     run_dir = runs_dir / "sig"
@@ -236,6 +263,24 @@ def test_out_of_memory_is_told_apart_from_a_bug():
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 TB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert "train.batch_size" in OOM_HINT and "gradient_accumulation_steps" in OOM_HINT
+
+
+def test_running_out_of_memory_mid_training_ends_the_run_with_an_oom_error_and_the_hint(tmp_path, token_cache_dir):
+    """No GPU to exhaust here, so the allocator's error is raised where a CUDA one surfaces:
+    inside a training step, from everything the engine runs; the rest is the real engine."""
+    def out_of_memory_at_step_2(event):
+        if event["type"] == "step" and event["step"] == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    run_dir = tmp_path / "oom"
+    code, events = train_in_process(run_dir, quick_config(token_cache_dir, "train.max_steps=5"),
+                                    listener=out_of_memory_at_step_2)
+    assert code == 4
+    error = of_type(events, "error")[0]
+    assert error["kind"] == "oom" and "out of memory" in error["message"] and error["hint"] == OOM_HINT
+    assert events[-1]["type"] == "end" and events[-1]["status"] == "failed"
+    record = read_run_json(run_dir)
+    assert record["status"] == "failed" and record["exit_reason"].startswith("oom error")
 
 
 def test_an_internal_error_is_reported_as_a_bug_with_the_run_marked_failed(tmp_path, token_cache_dir, capsys):
