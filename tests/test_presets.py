@@ -165,6 +165,13 @@ def test_components_study_ablates_one_component_each():
     assert runs["silu_ffn"].model.activation == "silu"
 
 
+@pytest.mark.parametrize("name", sorted(SEED_STUDIES))
+def test_every_seed_study_runs_on_the_quick_base(name):
+    """`--base quick` is how a study is tried on a CPU: every variant must still validate there."""
+    for _, _, cfg in study_configs(load_study(name), base="quick"):
+        cfg.validate()
+
+
 def test_study_runs_every_variant_once_per_seed_on_another_base():
     runs = study_configs(load_study("ablation"), base="quick", seeds=[1, 2])
     assert [(v, s) for v, s, _ in runs][:2] == [("baseline", 1), ("grad_accum_2", 1)]
