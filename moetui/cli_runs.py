@@ -11,7 +11,7 @@ from rich.table import Table
 
 from engine.config import ConfigError, config_diff
 from engine.protocol import RUN_STATUSES
-from engine.rundir import CHECKPOINT_FILE, EVENTS_FILE, LOG_FILE
+from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, LOG_FILE
 from moetui import launcher, presets
 from moetui.cli_common import RunsDir, fail, store_from, user_errors
 from moetui.history import load_history
@@ -60,7 +60,7 @@ def ls_command(
 
 @user_errors
 def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
-    """A run's record, its changes from its preset, and its final metrics."""
+    """A run's record, status and final metrics, its changes from its preset, and its full config."""
     store = store_from(runs_dir)
     record = store.get(run)
     history = load_history(record.path / EVENTS_FILE)
@@ -89,6 +89,15 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
     for key, value in rows.items():
         table.add_row(key, value)
     Console().print(table)
+    typer.echo(f"\n# config ({record.path / CONFIG_FILE})\n{_config_text(record)}")
+
+
+def _config_text(record: RunRecord) -> str:
+    """The run's resolved config as written before launch (raw, so that it can be saved as a preset)."""
+    try:
+        return (record.path / CONFIG_FILE).read_text().rstrip("\n")
+    except OSError as e:
+        return f"# unreadable: {e.strerror}"
 
 
 def _changes(store, record: RunRecord) -> str:

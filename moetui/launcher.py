@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -75,9 +76,13 @@ def _check_startable(record: dict[str, Any], run_dir: Path, resume: bool) -> Non
     name = record.get("name") or run_dir.name
     if status == "running":
         raise LaunchError(f"run {name} is already running (pid {record.get('pid')})")
+    again = shlex.join(["moetui", "run", str(run_dir / CONFIG_FILE), "--name", name])
+    if resume and status == "completed":  # its checkpoint is at max_steps: a resume would only rewrite its record
+        raise LaunchError(f"run {name} already completed; nothing to resume",
+                          f"to train longer, start a new run from its config: {again} --set train.max_steps=N")
     if resume and not (run_dir / CHECKPOINT_FILE).is_file():
         raise LaunchError(f"run {name} has no checkpoint to resume from (status {status})",
-                          "start a new run from its config instead")
+                          f"start a new run from its config: {again}")
     if not resume and status != "queued":
         raise LaunchError(f"run {name} has already run (status {status})",
                           f"resume it (moetui resume {run_dir.name}) or start a new run")

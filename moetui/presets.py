@@ -133,11 +133,18 @@ def list_studies() -> dict[str, str]:
 
 
 # ---- presets ------------------------------------------------------------------------------
-def _layered(name: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, dict[str, Any]], PresetMeta]:
-    """The preset's tables merged over those of the presets it extends."""
+def _layered(name: str, seen: tuple[str, ...] = (), child: Path | None = None
+             ) -> tuple[dict[str, dict[str, Any]], PresetMeta]:
+    """The preset's tables merged over those of the presets it extends (`child`: the file
+    whose `extends` named this one, so that a missing parent points at the line to fix)."""
     if name in seen:
         raise PresetError(f"preset {name!r} extends itself through {' -> '.join(seen + (name,))}")
-    path = _find("preset", name)
+    try:
+        path = _find("preset", name)
+    except PresetError as e:
+        if child is None:
+            raise
+        raise PresetError(f"{child}: extends {e.message}", e.hint) from None
     data = _read(path)
     for key, value in data.items():
         if key not in _PRESET_KEYS and not isinstance(value, dict):
@@ -149,7 +156,7 @@ def _layered(name: str, seen: tuple[str, ...] = ()) -> tuple[dict[str, dict[str,
     if parent is not None:
         if not isinstance(parent, str):
             raise PresetError(f"{path}: extends = {parent!r} must be a preset name")
-        tables, parent_meta = _layered(parent, seen + (name,))
+        tables, parent_meta = _layered(parent, seen + (name,), path)
         chain = (parent,) + parent_meta.extends
     for section, values in data.items():
         if isinstance(values, dict):

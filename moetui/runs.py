@@ -152,7 +152,12 @@ class RunStore:
         config.validate("config")
         name = name or preset or "run"
         now = time.time()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file by that name, a read-only disk: the person picks another store
+            reason = "not a directory" if self.root.exists() else e.strerror  # mkdir says "File exists"
+            raise MoetuiError(f"cannot keep runs in {self.root}: {reason}",
+                              f"choose another store with --runs-dir or ${RUNS_ENV}") from None
         run_dir = self._new_dir(name, now)  # not a run until run.json exists: `list` skips it
         record = RunRecord(id=run_dir.name, name=name, path=run_dir, preset=preset, study=study, variant=variant,
                            seed=config.train.seed if seed is None else seed, status=status,

@@ -18,6 +18,7 @@ def broken_preset(tmp_path, monkeypatch):
     folder = tmp_path / "user-presets"
     folder.mkdir()
     (folder / "broken.toml").write_text('description = "oops"\n[train]\nbatch_size = = 3\nmax_steps = 10\n')
+    (folder / "orphan.toml").write_text('description = "on a preset that is gone"\nextends = "quikc"\n')
     monkeypatch.setenv("MOETUI_PRESETS", str(folder))
 
 
@@ -30,6 +31,7 @@ BAD_INPUT = {
     "wrong type": (["run", "quick", "--set", "train.max_steps=ten"], "train.max_steps = 'ten': expected int"),
     "cross-field rule": (["run", "quick", "--set", "moe.top_k=5"], "moe.top_k = 5: must be <= moe.num_experts (4)"),
     "TOML syntax error": (["run", "broken"], "broken.toml: toml: TOML syntax error"),
+    "extends an unknown preset": (["run", "orphan"], "orphan.toml: extends unknown preset 'quikc'; did you mean"),
     "bad GPU list": (["run", "quick", "--gpus", "zero"], "GPU 'zero' is not a device index"),
     "unknown study": (["study", "ablaton"], "unknown study 'ablaton'; did you mean 'ablation'?"),
     "bad seeds": (["study", "ablation", "--seeds", "1,two"], "--seeds '1,two': expected whole numbers"),
@@ -67,16 +69,61 @@ def _finished_run(runs_dir):
     return store, record
 
 
-def test_stopping_or_resuming_an_ended_run_says_why_and_changes_nothing(runs_dir):
+def test_stopping_or_resuming_a_completed_run_says_why_and_changes_nothing(runs_dir):
+    """Its checkpoint is at max_steps: a resume would only restart the engine to rewrite the record."""
     store, record = _finished_run(runs_dir)
+    (record.path / "checkpoint.pt").write_bytes(b"at max_steps")
     before = (record.path / "run.json").read_bytes()
     stopped = moetui("stop", "done")
     assert stopped.exit_code == 1
     assert stopped.stderr.strip() == "moetui: run done is not running (status completed); nothing to stop"
     resumed = moetui("resume", "done")
-    assert resumed.exit_code == 1 and "has no checkpoint to resume from" in resumed.stderr
+    assert resumed.exit_code == 1
+    assert resumed.stderr.strip() == ("moetui: run done already completed; nothing to resume; to train longer, "
+                                      f"start a new run from its config: moetui run {record.path / 'config.toml'} "
+                                      "--name done --set train.max_steps=N")
     assert (record.path / "run.json").read_bytes() == before
-    assert sorted(p.name for p in record.path.iterdir()) == ["config.toml", "run.json", "run.json.lock"]
+    assert sorted(p.name for p in record.path.iterdir()) == ["checkpoint.pt", "config.toml", "run.json",
+                                                             "run.json.lock"]
+
+
+def test_resuming_a_run_without_a_checkpoint_says_how_to_start_it_again(runs_dir):
+    store, record = _finished_run(runs_dir)
+    store.update(record.id, status="stopped")
+    resumed = moetui("resume", "done")
+    assert resumed.exit_code == 1
+    assert resumed.stderr.strip() == ("moetui: run done has no checkpoint to resume from (status stopped); start a "
+                                      f"new run from its config: moetui run {record.path / 'config.toml'} --name done")
+
+
+def test_a_store_path_that_is_a_file_is_one_line(runs_dir, tmp_path):
+    taken = tmp_path / "not-a-dir"
+    taken.write_text("notes")
+    result = moetui("run", "quick", "--runs-dir", str(taken))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr == (f"moetui: cannot keep runs in {taken}: not a directory; "
+                             "choose another store with --runs-dir or $MOETUI_RUNS\n")
+    assert taken.read_text() == "notes" and list(runs_dir.iterdir()) == []
+
+
+def test_show_prints_the_record_and_the_full_config(runs_dir):
+    store, record = _finished_run(runs_dir)
+    result = moetui("show", "done")
+    assert result.exit_code == 0
+    assert "completed" in result.stdout and "finished 200 steps" in result.stdout
+    assert "changes from preset  none" in result.stdout
+    config_text = result.stdout.split(f"# config ({record.path / 'config.toml'})\n", 1)[1]
+    assert Config.from_dict(tomllib.loads(config_text)) == store.config(record.id)
+
+
+def test_ls_filters_by_status_and_study(runs_dir):
+    store, done = _finished_run(runs_dir)
+    queued = store.create(load_preset("quick")[0], name="waiting", preset="quick", study="s1", variant="v")
+    assert queued.id in moetui("ls", "--status", "queued").stdout
+    assert done.id not in moetui("ls", "--status", "queued").stdout
+    assert done.id in moetui("ls", "--status", "completed").stdout
+    assert queued.id in moetui("ls", "--study", "s1").stdout and done.id not in moetui("ls", "--study", "s1").stdout
+    assert moetui("ls", "--study", "s2").stderr == "no runs match\n"
 
 
 def test_rm_asks_first_and_deletes_on_yes(runs_dir):

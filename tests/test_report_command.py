@@ -105,13 +105,29 @@ def test_broken_runs_are_flagged_not_fatal(runs_dir):
     (["--format", "pdf"], "unknown format 'pdf'"),
     (["--chart", "c.png"], "give a path ending in .svg"),
     (["--metric", "val_acc"], "did you mean 'val_accuracy'"),
+    (["--metric", "bpb"], "unknown metric 'bpb' (metrics: val_loss, val_accuracy, val_perplexity)"),
     (["--journey"], "--journey needs the studies in order"),
     (["--journey", "ablation", "lr-schedule", "--baseline", "zzz"], "study 'ablation': baseline 'zzz'"),
+    (["--journey", "ablation", "--study", "lr-schedule", "--plot"], "--journey does not take --study, --plot"),
 ])
 def test_bad_input_gets_one_clear_line_and_a_non_zero_exit(seed_store, args, message):
     result = report(*args)
     assert result.exit_code != 0
     assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_an_unwritable_output_names_the_path_the_person_gave(seed_store, tmp_path):
+    missing = tmp_path / "no" / "such" / "report.md"
+    result = report("--study", "ablation", "--out", str(missing))
+    assert result.exit_code == 1
+    assert result.stderr == f"moetui report: cannot write {missing}: No such file or directory\n"
+    chart = tmp_path / "no" / "curves.svg"
+    result = report("--study", "ablation", "--chart", str(chart))
+    assert result.exit_code == 1
+    assert result.stderr == f"moetui report: cannot write {chart}: No such file or directory\n"
+    result = report("--study", "ablation", "--out", str(tmp_path))
+    assert result.stderr == f"moetui report: cannot write {tmp_path}: it is a directory; give a file path\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # no temporary file left behind
 
 
 def test_a_report_to_a_file_loads_no_torch_and_no_terminal_renderer(seed_store):

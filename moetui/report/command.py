@@ -68,6 +68,10 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
     if journey:
         if not names:
             raise ReportError("--journey needs the studies in order, e.g. moetui report --journey ablation lr-schedule")
+        unused = [flag for flag, given in (("--study", studies), ("--chart", chart), ("--plot", plot)) if given]
+        if unused:  # said rather than ignored, so nobody waits for a chart that never comes
+            raise ReportError(f"--journey does not take {', '.join(unused)}: name the studies as arguments; "
+                              "it draws no curves")
         rankings = [(s, _study_ranking(s, all_records, store, cache, baseline, metric, at_step)) for s in names]
         cache.save()
         _emit_journey(build_journey(rankings), f"Cumulative results: {' → '.join(names)}", fmt, out, rich)
@@ -78,7 +82,7 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
     title = f"Study {', '.join(studies)}" if studies and not names else "Run comparison"
     chart_link = None
     if chart is not None:
-        atomic_write_text(chart, curves_svg(ranking.curves()))
+        _save(chart, curves_svg(ranking.curves()))
         chart_link = _relative(chart, out)
     _emit_ranking(ranking, title, fmt, out, rich, chart_link)
     if plot:
@@ -120,8 +124,19 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        atomic_write_text(out, text)
+        _save(out, text)
         typer.echo(f"wrote {out}", err=True)
+
+
+def _save(path: Path, text: str) -> None:
+    """Write a file the person named; a failure names their path, not the temporary file
+    beside it that the atomic write was using."""
+    if path.is_dir():
+        raise ReportError(f"cannot write {path}: it is a directory; give a file path")
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        raise ReportError(f"cannot write {path}: {e.strerror}") from None
 
 
 def _relative(chart: Path, out: Path | None) -> str:

@@ -114,7 +114,7 @@ def rank_runs(summaries: list[RunSummary], baseline: str | None = None, metric: 
     if not summaries:
         raise ReportError("no runs selected: name runs, pick a --study, or launch some first")
     if metric not in METRICS:
-        raise ReportError(f"unknown metric {metric!r}{_suggest(metric, METRICS)}")
+        raise ReportError(f"unknown metric {metric!r}{_suggest(metric, METRICS)} (metrics: {', '.join(METRICS)})")
     m = METRICS[metric]
     rows = _group(summaries)
     base = _find_baseline(rows, baseline)
