@@ -18,7 +18,7 @@ from moetui.tui.form_model import FormModel
 from moetui.tui.progress import clock, eta_seconds, number
 from moetui.runs import in_queue_order
 from moetui.tui.queue_order import move
-from moetui.tui.runs_rows import COLUMN_KEYS, MARK, run_row, visible_rows
+from moetui.tui.runs_rows import COLUMN_KEYS, MARK, run_row, shorten, visible_rows
 from moetui.tui.smoothing import debiased_ema
 
 
@@ -148,3 +148,9 @@ def test_a_saved_preset_holds_what_differs_from_the_defaults_and_loads_back():
     assert parse_seeds("1, 2 3") == [1, 2, 3]
     with pytest.raises(ValueError, match="whole numbers"):
         parse_seeds("1, two")
+
+
+def test_a_long_run_name_is_cut_in_the_middle_so_study_and_seed_stay_readable():
+    assert shorten("quick", 16) == "quick"
+    cut = shorten("lr-schedule-cosine_warmup_05-s42", 20)
+    assert len(cut) == 20 and cut.startswith("lr-schedul") and cut.endswith("-s42") and "…" in cut

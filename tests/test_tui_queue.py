@@ -3,6 +3,9 @@ runs through the scheduler with the real engine; waiting runs reorder and cancel
 
 from __future__ import annotations
 
+import os
+import socket
+
 from textual.widgets import DataTable, Input, OptionList, Select
 
 from moetui.runs import RunStore
@@ -70,3 +73,23 @@ async def test_waiting_runs_move_up_and_cancel_from_the_queue(runs_dir):
     cancelled = store.get(ids["q1"])
     assert cancelled.status == "stopped" and "cancelled" in cancelled.exit_reason
     assert [r.id for r in store.queued()] == [ids["q2"]]
+
+
+@scenario
+async def test_moving_the_top_waiting_run_up_keeps_the_cursor_off_the_running_run(runs_dir):
+    store = RunStore(runs_dir)
+    ids = fixed_store(store)
+    # A run on a device sits above the waiting ones; this process stands in for its engine.
+    store.update(ids["baseline"], status="running", pid=os.getpid(), host=socket.gethostname())
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+t")
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 3, what="one running and two waiting runs")
+        table.move_cursor(row=2)
+        await pilot.press("K", "K", "K")  # up to the top of the queue, then against its end
+        await until(pilot, lambda: table.get_row_at(1)[1] == "experts-16", what="experts-16 first in line")
+        assert table.cursor_row == 1  # still on experts-16: `x` now would not stop the running run
+        await pilot.press("J")
+        await until(pilot, lambda: table.get_row_at(2)[1] == "experts-16", what="experts-16 back down")
+        assert table.cursor_row == 2

@@ -16,7 +16,7 @@ from moetui.tui.screens.run import RunScreen
 from moetui.tui.widgets.config_field import ConfigField
 from moetui.tui.widgets.metric_chart import MetricChart
 from tests.cli_helpers import moetui
-from tests.tui_fixtures import fixed_store
+from tests.tui_fixtures import finished_run, fixed_store, quick_config
 from tests.tui_pilot import scenario, until
 
 
@@ -110,3 +110,23 @@ async def test_run_view_charts_the_events_and_shows_a_collapsing_layer(runs_dir)
         assert chart.log_y
         experts = str(app.screen.query_one("#experts", Static).render())
         assert "layer 1" in experts and "collapsing" in experts
+
+
+@scenario
+async def test_log_scale_before_the_first_eval_keeps_the_app_up_and_says_why_a_chart_is_empty(runs_dir):
+    store = RunStore(runs_dir)
+    run_id = finished_run(store, "short", quick_config(), 5.0, steps=5)  # evals come every 10 steps: none
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.state.history(run_id).end is not None, what="the events")
+        app.open_run(run_id)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run view")
+        await pilot.press("l")  # plotext used to raise while drawing an empty log-scale chart
+        await pilot.pause(0.3)
+        ppl = app.screen.query_one("#chart-ppl", MetricChart)
+        rendered = str(ppl.render())
+        assert ppl.log_y and "no eval yet" in rendered
+        loss = app.screen.query_one("#chart-loss", MetricChart)
+        first, again = str(loss.render()), str(loss.render())  # plotext logs its data in place when it builds
+        assert "(log)" in first and again == first and "-0." not in again
+    assert app.return_code in (None, 0)

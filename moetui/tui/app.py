@@ -200,14 +200,24 @@ class MoeTui(App):
             return
         self.push_screen(CompareScreen(list(self.marked)))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The key of the mode on show does nothing there; hiding it leaves the footer room
+        # for the screen's own keys at 80 columns.
+        if action == "switch_mode" and parameters and parameters[0] == self.current_mode:
+            return False
+        return True
+
     # ---- command palette: every key of the screen on show is also a command ---------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.show or not binding.description or binding.action in seen or not active.enabled:
+            # The screen's keys the footer leaves out for room are commands too (a widget's
+            # hidden cursor keys and the app's system keys are not).
+            shown = binding.show or active.node is screen
+            if not shown or not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
-            yield SystemCommand(binding.description, f"{binding.description} ({binding.key_display or binding.key})",
+            yield SystemCommand(binding.description, f"{binding.description} ({self.get_key_display(binding)})",
                                 partial(self.run_action, binding.action, active.node))

@@ -12,11 +12,13 @@ from moetui.report.cells import count
 from moetui.tui.progress import clock, eta_seconds, number
 
 # (key, header) in display order
+# (ETA sits next to step, so progress is on show at 80 columns, where the metrics scroll off)
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("mark", " "), ("name", "name"), ("group", "study/variant"), ("status", "status"), ("step", "step"),
-    ("loss", "loss"), ("val_loss", "val loss"), ("ppl", "ppl"), ("tps", "tok/s"), ("elapsed", "elapsed"),
-    ("eta", "ETA"),
+    ("eta", "ETA"), ("loss", "loss"), ("val_loss", "val loss"), ("ppl", "ppl"), ("tps", "tok/s"),
+    ("elapsed", "elapsed"),
 )
+HEADERS = dict(COLUMNS)
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 MARK = "●"
 
@@ -49,13 +51,22 @@ def run_row(record: Any, history: RunHistory, marked: bool) -> RunRow:
     ppl, tps = _last(history.val_perplexity), _last(history.tokens_per_s)
     cells = (
         MARK if marked else "", record.name, group, record.status,
-        f"{step}/{max_steps}" if max_steps else (str(step) if step else "–"),
-        number(loss), number(val_loss), number(ppl, 1), _rate(tps),
-        clock(elapsed), clock(eta),
+        f"{step}/{max_steps}" if max_steps else (str(step) if step else "–"), clock(eta),
+        number(loss), number(val_loss), number(ppl, 1), _rate(tps), clock(elapsed),
     )
-    keys = (not marked, record.name, group, record.status, step, loss, val_loss, ppl, tps, elapsed, eta)
+    keys = (not marked, record.name, group, record.status, step, eta, loss, val_loss, ppl, tps, elapsed)
     search = " ".join((record.id, record.name, group, record.status, record.preset or "")).lower()
     return RunRow(record.id, cells, keys, search)
+
+
+def shorten(text: str, width: int) -> str:
+    """`lr-schedule-cos…up_05-s42`: at most `width` characters, cut in the middle, where a
+    study run's name repeats its study and variant, so both ends stay readable."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    head = (keep + 1) // 2
+    return text[:head] + "…" + text[len(text) - (keep - head):]
 
 
 def visible_rows(rows: list[RunRow], query: str = "", sort: str | None = None, reverse: bool = False) -> list[RunRow]:

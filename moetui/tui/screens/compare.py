@@ -54,8 +54,8 @@ class CompareScreen(LiveScreen):
                 yield DataTable(id="config-diff", cursor_type="row")
             with TabPane("Curves", id="tab-curves"):
                 with Grid(id="compare-charts"):
-                    for ident, title, _ in CHARTS:
-                        yield MetricChart(title, id=ident)
+                    for ident, title, metric in CHARTS:
+                        yield MetricChart(title, id=ident, empty="no eval yet" if "val" in metric else "no step yet")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

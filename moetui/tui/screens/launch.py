@@ -6,6 +6,7 @@ diff panel on the left."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -57,17 +58,29 @@ class LaunchScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        options = self.query_one("#presets", OptionList)
-        for name in presets.list_presets():
-            options.add_option(Option(f"preset  {name}", id=f"preset:{name}"))
-        for name in presets.list_studies():
-            options.add_option(Option(f"study   {name}", id=f"study:{name}"))
-        if options.option_count:  # `quick` first: the preset that runs anywhere in a minute
-            ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-            first = ids.index(DEFAULT_PRESET) if DEFAULT_PRESET in ids else 0
+        options = self._fill_options()
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        known = [i for i, ident in enumerate(ids) if ident]
+        if known:  # `quick` first: the preset that runs anywhere in a minute
+            first = ids.index(DEFAULT_PRESET) if DEFAULT_PRESET in ids else known[0]
             options.highlighted = first
             self._select(ids[first])
         options.focus()
+
+    def _fill_options(self) -> OptionList:
+        """Presets, then studies, each under a heading (bare names: a long one still fits the
+        30-column list on one line)."""
+        options = self.query_one("#presets", OptionList)
+        highlighted = options.highlighted_option.id if options.highlighted_option else None
+        options.clear_options()
+        for heading, kind, names in (("Presets", "preset", presets.list_presets()),
+                                     ("Studies", "study", presets.list_studies())):
+            if names:
+                options.add_option(Option(Text(heading, style="bold"), disabled=True))
+                options.add_options(Option(f" {name}", id=f"{kind}:{name}") for name in names)
+        if highlighted is not None:
+            options.highlighted = options.get_option_index(highlighted)
+        return options
 
     @property
     def form(self) -> ConfigForm:
@@ -187,6 +200,6 @@ class LaunchScreen(Screen):
                 self.notify(str(error), title="Cannot save the preset", severity="error")
                 return
             self.notify(f"Saved {path}")
-            self.query_one("#presets", OptionList).add_option(Option(f"preset  {name}", id=f"preset:{name}"))
+            self._fill_options()
 
         self.app.push_screen(Prompt("Save the edited config as preset named:", "", "letters, digits, - and _"), save)

@@ -13,6 +13,7 @@ from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.runs_table import STATUS_STYLES
 
+_MOVE = Binding.Group("Move")
 COLUMNS = ("#", "name", "study/variant", "status", "device", "step")
 
 
@@ -20,8 +21,8 @@ class QueueScreen(LiveScreen):
     CSS_PATH = "queue.tcss"
     TITLE = "Queue"
     BINDINGS = [
-        Binding("K,shift+up", "move(-1)", "Move up"),
-        Binding("J,shift+down", "move(1)", "Move down"),
+        Binding("K,shift+up", "move(-1)", "Move up", group=_MOVE),
+        Binding("J,shift+down", "move(1)", "Move down", group=_MOVE),
         Binding("x", "cancel", "Cancel"),
         Binding("enter", "open", "Open"),
     ]
@@ -45,7 +46,7 @@ class QueueScreen(LiveScreen):
         running = [r for r in state.ordered() if r.status == "running"]
         rows = running + in_queue_order(state.records.values())
         table = self.query_one(DataTable)
-        keep = table.cursor_row
+        keep, keep_id = table.cursor_row, self._current()  # the cursor follows its run as the queue moves
         table.clear()
         for place, record in enumerate(rows, 1 - len(running)):
             history = state.history(record.id)
@@ -56,7 +57,7 @@ class QueueScreen(LiveScreen):
                           Text(record.status, style=STATUS_STYLES[record.status]), device, step, key=record.id)
         self._ids = [r.id for r in rows]
         if rows:
-            table.move_cursor(row=min(keep, len(rows) - 1))
+            table.move_cursor(row=self._ids.index(keep_id) if keep_id in self._ids else min(keep, len(rows) - 1))
         empty = self.query_one("#queue-empty", Static)
         empty.display = not rows
         empty.update("Nothing queued or running. Launch a study from ctrl+n to fill the queue.")
@@ -74,7 +75,9 @@ class QueueScreen(LiveScreen):
         for moved, order in move(queue, run_id, offset).items():
             self.app.store.update(moved, queue_order=order)
         self.app.rescan()
-        self.query_one(DataTable).move_cursor(row=self.query_one(DataTable).cursor_row + offset)
+        # The cursor stays on the run it moved (redraw follows it), also at either end of the
+        # queue, where moving it by the key's offset would land on a running run `x` would stop.
+        self.redraw_now()
 
     def action_cancel(self) -> None:
         run_id = self._current()

@@ -18,9 +18,11 @@ from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.expert_load import ExpertLoad
 from moetui.tui.widgets.metric_chart import MetricChart
 
+_STRENGTH = Binding.Group("Strength")
 STRENGTHS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
-CHARTS = (("chart-loss", "loss (train, val)"), ("chart-ppl", "val perplexity"), ("chart-lr", "learning rate"),
-          ("chart-tps", "tokens/s"))
+# (id, title, what an empty chart says)
+CHARTS = (("chart-loss", "loss (train, val)", "no step yet"), ("chart-ppl", "val perplexity", "no eval yet"),
+          ("chart-lr", "learning rate", "no step yet"), ("chart-tps", "tokens/s", "no step yet"))
 
 
 class RunScreen(LiveScreen):
@@ -28,8 +30,8 @@ class RunScreen(LiveScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("s", "smoothing", "Smoothing"),
-        Binding("plus,equals_sign", "strength(1)", "Smoother"),
-        Binding("minus", "strength(-1)", "Rougher"),
+        Binding("plus,equals_sign", "strength(1)", "Smoother", group=_STRENGTH),
+        Binding("minus", "strength(-1)", "Rougher", group=_STRENGTH),
         Binding("l", "log_scale", "Log scale"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
@@ -49,8 +51,8 @@ class RunScreen(LiveScreen):
         with TabbedContent():
             with TabPane("Charts", id="tab-charts"):
                 with Grid(id="charts"):
-                    for ident, title in CHARTS:
-                        yield MetricChart(title, id=ident)
+                    for ident, title, empty in CHARTS:
+                        yield MetricChart(title, id=ident, empty=empty)
             with TabPane("Experts", id="tab-experts"):
                 with VerticalScroll():
                     yield ExpertLoad(id="experts")

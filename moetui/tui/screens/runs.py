@@ -7,26 +7,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from moetui.tui.runs_rows import COLUMN_KEYS, run_row, visible_rows
+from moetui.tui.runs_rows import COLUMN_KEYS, HEADERS, run_row, visible_rows
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.runs_table import RunsTable
 
 SORTABLE = COLUMN_KEYS[1:]  # every column but the mark
+_SORT = Binding.Group("Sort")  # one footer entry for both keys
 
 
 class RunsScreen(LiveScreen):
     CSS_PATH = "runs.tcss"
     TITLE = "Runs"
+    # Footer order is priority order: at 80 columns the tail (delete, sort) is cut off, so the
+    # ways to the other screens come first and delete is left to the palette.
     BINDINGS = [
         Binding("enter", "open", "Open"),
+        Binding("ctrl+n", "app.switch_mode('launch')", "Launch"),
+        Binding("ctrl+t", "app.switch_mode('queue')", "Queue"),
         Binding("m", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
-        Binding("d", "delete", "Delete"),
+        Binding("d", "delete", "Delete", show=False),
         Binding("slash", "filter", "Filter"),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse", "Reverse"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("s", "sort", "Sort by next column", group=_SORT),
+        Binding("S", "reverse", "Reverse the sort", group=_SORT),
     ]
 
     def __init__(self) -> None:
@@ -57,7 +63,9 @@ class RunsScreen(LiveScreen):
             empty.update("No runs yet. Press ctrl+n to pick a preset and launch one.")
         elif not shown:
             empty.update(f"No run matches {self.query_text!r}. Press / to change the filter.")
-        self.sub_title = f"{len(shown)} of {len(rows)} runs" + (f" matching {self.query_text!r}" if self.query_text else "")
+        matching = f" matching {self.query_text!r}" if self.query_text else ""
+        order = f", by {HEADERS[self.sort]} {'↓' if self.reverse else '↑'}" if self.sort else ""
+        self.sub_title = f"{len(shown)} of {len(rows)} runs{matching}{order}"
 
     # ---- selection -----------------------------------------------------------------------
     def _current(self) -> str | None:
@@ -111,6 +119,13 @@ class RunsScreen(LiveScreen):
         event.input.display = bool(event.value)
         self.table.focus()
 
+    def action_clear_filter(self) -> None:
+        """escape: no filter, every run back (from the filter field or the table)."""
+        field = self.query_one("#filter", Input)
+        field.value = ""  # Input.Changed redraws
+        field.display = False
+        self.table.focus()
+
     def action_sort(self) -> None:
         """Cycle the sort column (the table's own order after the last one)."""
         order = [None, *SORTABLE]
@@ -122,6 +137,6 @@ class RunsScreen(LiveScreen):
         self._announce_sort()
 
     def _announce_sort(self) -> None:
-        where = f"by {self.sort}{' (descending)' if self.reverse else ''}" if self.sort else "newest first"
-        self.notify(f"Sorted {where}.", timeout=2)
+        # The order is said in the title ("by val loss ↑"), not in a toast per key press:
+        # pressing s six times to reach a column would stack six toasts over the table.
         self.redraw_now()

@@ -1,31 +1,49 @@
 """The table of runs. Redrawn from `RunRow`s; when the same runs are shown in the same
 order only the cells that changed are touched, so the cursor and scroll stay put while
-metrics stream in."""
+metrics stream in. Names and study/variant are shortened to fit the width, so that at
+80 columns a study's long run names leave room for status, step and ETA."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from moetui.tui.runs_rows import COLUMNS, RunRow
+from moetui.tui.runs_rows import COLUMNS, RunRow, shorten
 
 STATUS_STYLES = {"running": "bold green", "queued": "cyan", "completed": "", "stopped": "yellow",
                  "failed": "bold red", "diverged": "bold red", "crashed": "bold red"}
-_STATUS = [key for key, _ in COLUMNS].index("status")
-
-
-def _cell(i: int, text: str) -> str | Text:
-    return Text(text, style=STATUS_STYLES.get(text, "")) if i == _STATUS else text
+_KEYS = [key for key, _ in COLUMNS]
+_STATUS = _KEYS.index("status")
+_SHORTENED = (_KEYS.index("name"), _KEYS.index("group"))
 
 
 class RunsTable(DataTable):
+    # DataTable's own enter binding is hidden; this one puts "open" in the footer.
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._shown: list[RunRow] = []
+        self._fit = 0  # the widest a name or study/variant cell may be at this width
 
     def on_mount(self) -> None:
         for key, header in COLUMNS:
             self.add_column(header, key=key)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._fit_for(event.size.width) != self._fit:
+            self.show(self._shown, force=True)
+
+    @staticmethod
+    def _fit_for(width: int) -> int:
+        return max(16, width // 4)
+
+    def _cell(self, i: int, text: str) -> str | Text:
+        if i == _STATUS:
+            return Text(text, style=STATUS_STYLES.get(text, ""))
+        return shorten(text, self._fit) if i in _SHORTENED else text
 
     @property
     def current_id(self) -> str | None:
@@ -33,18 +51,22 @@ class RunsTable(DataTable):
             return None
         return self._shown[self.cursor_row].id
 
-    def show(self, rows: list[RunRow]) -> None:
-        if [r.id for r in rows] == [r.id for r in self._shown]:
+    def show(self, rows: list[RunRow], force: bool = False) -> None:
+        fit = self._fit_for(self.size.width)
+        if not force and fit == self._fit and [r.id for r in rows] == [r.id for r in self._shown]:
             for old, new in zip(self._shown, rows):
-                for i, (key, _) in enumerate(COLUMNS):
+                for i, key in enumerate(_KEYS):
                     if old.cells[i] != new.cells[i]:
-                        self.update_cell(new.id, key, _cell(i, new.cells[i]), update_width=True)
+                        self.update_cell(new.id, key, self._cell(i, new.cells[i]), update_width=True)
             self._shown = rows
             return
+        self._fit = fit
         keep = self.current_id
         self.clear()
+        for column in self.columns.values():  # clear() keeps widths; let them shrink to what is shown
+            column.content_width = column.label.cell_len
         for row in rows:
-            self.add_row(*(_cell(i, text) for i, text in enumerate(row.cells)), key=row.id)
+            self.add_row(*(self._cell(i, text) for i, text in enumerate(row.cells)), key=row.id)
         self._shown = rows
         ids = [row.id for row in rows]
         if keep in ids:
