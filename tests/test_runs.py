@@ -26,6 +26,16 @@ def quick():
     return load_preset("quick")[0]
 
 
+def test_run_files_get_the_mode_of_ordinary_files_not_private_temp_ones(store, quick):
+    """Atomic writes go through mkstemp (mode 0600); a store is shared like any directory."""
+    record = store.create(quick, name="shared", preset="quick")
+    plain = record.path / "plain"
+    plain.write_text("")
+    mode = plain.stat().st_mode & 0o777
+    assert mode & 0o044  # the umask of these tests lets others read; else the test says nothing
+    assert {(record.path / f).stat().st_mode & 0o777 for f in ("run.json", "config.toml")} == {mode}
+
+
 def test_create_writes_the_resolved_config_and_the_record(store, quick):
     record = store.create(quick, name="first", preset="quick")
     assert tomllib.loads((record.path / "config.toml").read_text()) == quick.to_dict()
