@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -75,7 +74,8 @@ def get_or_build(cache_dir: Path, key: str, what: str,
             return load_entry(final, what), False
         for stale in cache_dir.glob(f".{key}.tmp-*"):  # left by a build that was killed
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=cache_dir))
+        tmp = cache_dir / f".{key}.tmp-{os.getpid()}"  # under the lock, so unique; mkdir keeps the umask's mode
+        tmp.mkdir()
         try:
             meta = {"cache_version": CACHE_VERSION, **build(tmp)}
             atomic_write_text(tmp / META_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -29,9 +29,7 @@ def embedded(token_cache_dir):
 
 
 def test_the_embedded_corpus_becomes_hundreds_of_thousands_of_uint16_tokens(embedded):
-    """Cold, BPE training included, it is ready well within the 15 s target (measured ~4 s on 2 cores);
-    the entry's meta records how long its build took, whichever test built it."""
-    assert embedded.info["build_seconds"] < 15
+    """Its cold and warm preparation times are in docs/benchmarks.md (3.6 s and 0.01 s)."""
     assert embedded.vocab_size == 8192 == embedded.tokenizer.get_vocab_size()
     assert embedded.train_tokens.dtype == embedded.val_tokens.dtype == np.uint16
     assert isinstance(embedded.train_tokens, np.memmap)
@@ -43,12 +41,17 @@ def test_a_second_preparation_reuses_the_cache_without_tokenising(embedded, toke
     entry = token_cache_dir / embedded.key
     mtime = (entry / TRAIN_FILE).stat().st_mtime_ns
     events: list[dict] = []
-    start = time.perf_counter()
     again = prepare_data(Config(), token_cache_dir, events.append)
-    assert time.perf_counter() - start < 1.0
     assert stages(events) == ["ready"] and "token cache" in events[0]["message"]
     assert again.key == embedded.key and np.array_equal(again.val_tokens, embedded.val_tokens)
     assert (entry / TRAIN_FILE).stat().st_mtime_ns == mtime
+
+
+def test_a_cache_entry_is_as_readable_as_any_directory_made_beside_it(embedded, token_cache_dir):
+    """Not mkdtemp's private 0700: a cache shared by a team's runs must be readable like the store."""
+    plain = token_cache_dir / "plain"
+    plain.mkdir()
+    assert (token_cache_dir / embedded.key).stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_the_key_follows_what_the_tokens_depend_on_and_ignores_the_rest(embedded):

@@ -68,5 +68,5 @@ def test_a_hub_tokenizer_offline_fails_before_reading_and_says_how_to_use_a_file
     start = time.perf_counter()
     with pytest.raises(DataError, match="cannot be reached") as err:
         prepare_data(cfg, tmp_path / "cache", events.append)
-    assert time.perf_counter() - start < 2 and events == []
+    assert time.perf_counter() - start < 10 and events == []  # no retries, and nothing read first
     assert "tokenizer.json" in err.value.hint and "data.tokenizer" in err.value.hint
