@@ -55,6 +55,8 @@ class ModelConfig:
     activation: str = knob("swiglu", "FFN / expert activation (swiglu is gated)",
                            choices=("swiglu", "silu", "gelu"))
     embed_scale: bool = knob(True, "Multiply token embeddings by sqrt(d_model), as the seed project did")
+    tie_embeddings: bool = knob(True, "The output head reuses the token embedding; false = a head matrix of its own "
+                                "(vocab x d_model more weights, as in seed report 004's model)")
     init_std: float = knob(0.02, "Std of the normal init of every weight matrix", "", 1e-5, 1.0)
     recursive: bool = knob(False, "Re-apply the layer stack (h_cycles x l_cycles passes), as in the reasoning study")
     h_cycles: int = knob(2, "Recursive mode: outer (high-level) cycles; the input embedding is re-injected each one", "cycles", 1, 16)

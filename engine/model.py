@@ -1,7 +1,7 @@
 """The decoder-only MoE transformer, built from the one Config.
 
     token ids -> embedding (x sqrt(D)) -> [block x n_layers] (x h_cycles*l_cycles when
-    recursive) -> final norm -> tied output head -> logits, loss
+    recursive) -> final norm -> output head (tied to the embedding, or not) -> logits, loss
 
 Every architecture switch of the config changes the computation here: norm type and
 position, RoPE or no position encoding, FFN activation, dense FFN (num_experts = 1) or
@@ -120,6 +120,7 @@ class MoETransformer(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(m.n_layers))
         # Post-norm blocks already end in a norm; a second one would only rescale.
         self.final_norm = make_norm(m.norm, m.d_model) if m.norm_position == "pre" else nn.Identity()
+        self.head = None if m.tie_embeddings else nn.Linear(m.d_model, vocab_size, bias=False)
         for p in self.parameters():
             if p.ndim >= 2:  # every matrix, embedding and experts included; norms keep ones/zeros
                 nn.init.normal_(p, mean=0.0, std=m.init_std)
@@ -139,7 +140,8 @@ class MoETransformer(nn.Module):
                     if routing is not None:
                         aux_losses.append(routing.aux_loss)
                         counts[i] = counts[i] + routing.counts_E if i in counts else routing.counts_E
-        logits_BTV = F.linear(self.final_norm(x_BTD), self.embed.weight)  # tied head
+        head_VD = self.embed.weight if self.head is None else self.head.weight
+        logits_BTV = F.linear(self.final_norm(x_BTD), head_VD)
 
         aux_sum = torch.stack(aux_losses).sum() if aux_losses else logits_BTV.new_zeros((), dtype=torch.float32)
         aux_mean = aux_sum.detach() / max(len(aux_losses), 1)
@@ -152,7 +154,7 @@ class MoETransformer(nn.Module):
         return ModelOutput(logits_BTV, loss, lm_loss, aux_mean, counts_LE)
 
     def param_counts(self) -> tuple[int, int]:
-        """(total, active per token): the tied embedding counts once; a token uses every
+        """(total, active per token): a tied embedding counts once; a token uses every
         non-expert weight and top_k of each MoE layer's E experts."""
         total = sum(p.numel() for p in self.parameters())
         expert = active_expert = 0.0

@@ -1,7 +1,8 @@
 """Muon for hidden matrices, AdamW for everything else, grouped explicitly by role.
 
 Muon must not see: the token embedding (a lookup table whose rows are updated
-sparsely; orthogonalising it, and through the tie the output head, hurts), norm gains
+sparsely; orthogonalising it, and through the tie the output head, hurts), an untied
+output head (it maps to vocabulary scores, not between hidden states), norm gains
 and biases (vectors; nothing to orthogonalise). It does get every other matrix: q/k/v,
 attention output, the router, and the experts -- stored as (E, out, in) per layer and
 orthogonalised as one batch of E matrices.
@@ -73,8 +74,8 @@ class Muon(torch.optim.Optimizer):
 
 
 def is_hidden_matrix(name: str, p: nn.Parameter) -> bool:
-    """Muon's parameters: matrices (or batches of them) other than the token embedding."""
-    return p.ndim >= 2 and not name.startswith("embed.")
+    """Muon's parameters: matrices (or batches of them) other than the embedding and head."""
+    return p.ndim >= 2 and not name.startswith(("embed.", "head."))
 
 
 @dataclass

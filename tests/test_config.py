@@ -38,7 +38,7 @@ def test_the_schema_has_every_knob_of_the_seed_studies():
                 "eval.eval_every", "eval.eval_steps", "train.use_amp", "train.amp_dtype", "train.seed",
                 "data.source", "data.num_documents", "data.max_tokens", "model.norm", "model.norm_position",
                 "model.pos_encoding", "model.activation", "model.recursive", "model.h_cycles", "model.l_cycles",
-                "train.compile"]:
+                "train.compile", "model.tie_embeddings"]:
         assert key in keys, key
 
 

@@ -33,7 +33,7 @@ def tokens(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 
 SWITCHES = ["model.norm=layernorm", "model.norm=none", "model.norm_position=post", "model.pos_encoding=none",
             "model.activation=silu", "model.activation=gelu", "model.embed_scale=false", "moe.num_experts=1",
-            "moe.top_k=1", "model.recursive=true"]
+            "moe.top_k=1", "model.recursive=true", "model.tie_embeddings=false"]
 
 
 @pytest.mark.parametrize("switch", SWITCHES)
@@ -126,6 +126,18 @@ def test_active_parameters_count_top_k_of_e_experts_for_the_seed_baseline():
     assert total == pytest.approx(79.0e6, rel=0.01)
     assert active == total - expert + expert // 4
     assert active == pytest.approx(36.6e6, rel=0.005)
+
+
+def test_an_untied_head_is_the_vocab_matrix_of_seed_report_004s_22_7m_model():
+    """The report's dense 512d 4L model had 22.7M parameters with its own output head."""
+    from moetui.presets import load_preset
+
+    cfg = load_preset("components-base")[0]
+    with torch.device("meta"):
+        untied = MoETransformer(cfg, cfg.data.vocab_size)
+        tied = MoETransformer(cfg.apply_overrides(["model.tie_embeddings=true"]), cfg.data.vocab_size)
+    assert untied.param_counts()[0] - tied.param_counts()[0] == 10_000 * 512
+    assert untied.param_counts() == (pytest.approx(22.7e6, rel=0.005),) * 2  # dense: every weight active
 
 
 def test_a_dense_model_has_every_parameter_active():

@@ -103,6 +103,16 @@ def test_muon_gets_the_hidden_matrices_and_adamw_the_rest():
     assert adamw.param_groups[0]["weight_decay"] == 0.1 and adamw.param_groups[1]["weight_decay"] == 0.0
 
 
+def test_an_untied_output_head_goes_to_adamw_with_decay():
+    cfg = Config().apply_overrides(["model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.d_ff=32",
+                                    "model.tie_embeddings=false"])
+    model = MoETransformer(cfg.validate(), 50)
+    muon, adamw = build_optimizers(model, cfg).optimizers
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in adamw.param_groups[0]["params"]} == {"embed.weight", "head.weight"}
+    assert "head.weight" not in {names[id(p)] for g in muon.param_groups for p in g["params"]}
+
+
 def test_adamw_alone_takes_every_parameter_at_its_own_lr():
     cfg = Config().apply_overrides(["model.d_model=32", "model.n_heads=2", "model.n_layers=1", "model.d_ff=32",
                                     "optim.optimizer=adamw", "optim.adamw_lr=0.001"]).validate()
