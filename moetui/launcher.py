@@ -39,12 +39,12 @@ class LaunchError(MoetuiError):
 
 
 def engine_command(run_dir: Path, resume: bool, gpus: list[str]) -> list[str]:
-    """`python -m engine ...`, or torchrun with one process per GPU when given several."""
+    """`python -m engine ...`, or torchrun (engine/torchrun.py) with one process per GPU when given several."""
     args = ["-m", "engine", "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
     if resume:
         args.append("--resume")
     if len(gpus) > 1:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={len(gpus)}", *args]
+        return [sys.executable, "-m", "engine.torchrun", "--standalone", f"--nproc_per_node={len(gpus)}", *args]
     return [sys.executable, *args]
 
 

@@ -80,7 +80,7 @@ def test_stop_reaches_every_rank_and_resume_on_two_gpus_finishes(runs_dir, token
     run_id = moetui("run", "quick", "--gpus", "0,1", "--detach",
                     *fast_sets(token_cache_dir, "train.max_steps=400")).stdout.strip()
     wait_for_step(store, run_id, 2)
-    assert "torch.distributed.run" in Path(f"/proc/{store.get(run_id).pid}/cmdline").read_text()  # the agent
+    assert "engine.torchrun" in Path(f"/proc/{store.get(run_id).pid}/cmdline").read_text()  # the agent
     stopped = moetui("stop", run_id)
     assert stopped.exit_code == 0 and "stopped with a checkpoint" in stopped.stdout, stopped.stderr
     record = store.get(run_id)
@@ -95,3 +95,5 @@ def test_stop_reaches_every_rank_and_resume_on_two_gpus_finishes(runs_dir, token
     assert history.start["resumed"] and history.start["world_size"] == 2 and history.start["step"] == at_stop
     assert history.steps == list(range(1, at_stop + 4))  # one value per step across both segments
     assert store.get(run_id).status == "completed"
+    log = (record.path / "engine.log").read_text()  # a stop as asked reads as one, not as torchrun's traceback
+    assert "the ranks ended after signal 15" in log and "Traceback" not in log

@@ -162,7 +162,7 @@ def test_visible_gpus_come_from_cuda_visible_devices(monkeypatch):
 def test_the_engine_command_and_environment_per_gpu_count(tmp_path):
     assert launcher.engine_command(tmp_path, False, ["1"])[1:3] == ["-m", "engine"]
     multi = launcher.engine_command(tmp_path, True, ["0", "1"])
-    assert multi[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    assert multi[1:5] == ["-m", "engine.torchrun", "--standalone", "--nproc_per_node=2"]
     assert multi[-1] == "--resume"
     assert launcher.engine_env(["0", "1"])["CUDA_VISIBLE_DEVICES"] == "0,1"
     assert launcher.parse_gpus("0, 1") == ["0", "1"] and launcher.parse_gpus(None) == []
