@@ -40,7 +40,7 @@ def main_callback(
     if ctx.invoked_subcommand is None:
         from moetui.tui import run_tui
 
-        run_tui(RunStore.from_env(runs_dir))
+        raise typer.Exit(run_tui(RunStore.from_env(runs_dir)))  # non-zero when the app crashed
 
 
 cli_presets.register(app)

@@ -169,8 +169,10 @@ def _count_at_or_before(sorted_steps: list[int], step: int) -> int:
 class EventTail:
     """Follow an events file: each `read_new()` returns the events of lines completed since
     the last call. A partial last line (the engine is mid-write) waits for its newline; a
-    file that does not exist yet reads as no events; a file that shrank or was replaced
-    (a new run in the same directory) is read again from the start."""
+    file that does not exist yet, or that cannot be read (a directory, no permission),
+    reads as no events -- one odd run directory must not take a live view down; a file
+    that shrank or was replaced (a new run in the same directory) is read again from the
+    start."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -182,19 +184,18 @@ class EventTail:
 
     def read_new(self) -> list[dict[str, Any]]:
         try:
-            handle = open(self.path, "rb")
-        except FileNotFoundError:
+            with open(self.path, "rb") as handle:
+                stat = os.fstat(handle.fileno())
+                identity = (stat.st_dev, stat.st_ino)
+                if identity != self._identity or stat.st_size < self.offset:
+                    self.reset = self._identity is not None
+                    self._identity, self.offset = identity, 0
+                if stat.st_size == self.offset:
+                    return []
+                handle.seek(self.offset)
+                data = handle.read(stat.st_size - self.offset)
+        except OSError:
             return []
-        with handle:
-            stat = os.fstat(handle.fileno())
-            identity = (stat.st_dev, stat.st_ino)
-            if identity != self._identity or stat.st_size < self.offset:
-                self.reset = self._identity is not None
-                self._identity, self.offset = identity, 0
-            if stat.st_size == self.offset:
-                return []
-            handle.seek(self.offset)
-            data = handle.read(stat.st_size - self.offset)
         complete = data.rfind(b"\n") + 1
         self.offset += complete
         events = []

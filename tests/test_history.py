@@ -108,6 +108,12 @@ def test_a_resumed_run_drops_the_steps_redone_after_its_checkpoint():
     assert h.eval_steps == [2] and h.start["resumed"] is True
 
 
+def test_an_events_path_that_cannot_be_read_is_no_events_not_a_crash(tmp_path):
+    """One odd run directory (here its events.jsonl is a directory) must not take a live view down."""
+    (tmp_path / "events.jsonl").mkdir()
+    assert EventTail(tmp_path / "events.jsonl").read_new() == []
+
+
 def test_event_tail_waits_for_the_file_and_for_complete_lines(tmp_path):
     path = tmp_path / "events.jsonl"
     tail = EventTail(path)

@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import Config
 from moetui.history import RunHistory
-from moetui.tui.chart_data import metric_series
+from moetui.tui.chart_data import metric_series, step_ticks
 from moetui.tui.compare_data import differing_keys
 from moetui.tui.downsample import downsample
 from moetui.tui.expert_balance import balance, bars
@@ -116,6 +116,30 @@ def test_form_model_marks_field_rules_cross_rules_and_changes():
     assert form.set("train.max_steps", "0") == "must be >= 1"
     assert form.set("model.norm", "layernorm") is None and form.set("train.compile", True) is None
     assert [key for key, _, _ in form.changes()] == ["model.norm", "moe.num_experts", "moe.top_k", "train.compile"]
+
+
+def test_form_edits_show_what_was_typed_in_an_invalid_field_not_its_last_good_value():
+    base = Config()
+    form = FormModel(base)
+    form.set("model.d_model", "1024")
+    form.set("model.d_model", "1024x")
+    assert form.config().model.d_model == 1024  # what a launch would take, were it allowed
+    assert form.edits() == [("model.d_model", base.model.d_model, "1024x", "expected int")]
+    form.set("model.d_model", str(base.model.d_model))
+    form.set("moe.top_k", str(base.moe.num_experts + 1))  # breaks a cross-field rule, not its own
+    assert form.edits() == [("moe.top_k", base.moe.top_k, base.moe.num_experts + 1,
+                             f"must be <= moe.num_experts ({base.moe.num_experts})")]
+    form.set("moe.top_k", str(base.moe.top_k))
+    assert form.edits() == []
+
+
+def test_step_ticks_are_whole_round_numbers_within_the_range():
+    assert step_ticks(1, 40) == [10, 20, 30, 40]
+    assert step_ticks(1, 5) == [1, 2, 3, 4, 5]
+    assert step_ticks(3, 3) == [3]
+    assert step_ticks(0, 10_000) == [0, 5000, 10_000]
+    assert step_ticks(1, 7) == [2, 4, 6]
+    assert step_ticks(120, 1000) == [200, 400, 600, 800, 1000]
 
 
 def test_differing_keys_lists_only_what_differs_in_schema_order():

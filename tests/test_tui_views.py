@@ -130,3 +130,18 @@ async def test_log_scale_before_the_first_eval_keeps_the_app_up_and_says_why_a_c
         first, again = str(loss.render()), str(loss.render())  # plotext logs its data in place when it builds
         assert "(log)" in first and again == first and "-0." not in again
     assert app.return_code in (None, 0)
+
+
+@scenario
+async def test_chart_x_ticks_are_whole_steps(runs_dir):
+    store = RunStore(runs_dir)
+    run_id = finished_run(store, "short", quick_config(), 5.0, steps=7)  # plotext alone labels 1.0, 2.5, 4.0 …
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.state.history(run_id).end is not None, what="the events")
+        app.open_run(run_id)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run view")
+        await pilot.pause(0.3)
+        lines = str(app.screen.query_one("#chart-loss", MetricChart).render()).splitlines()
+        x_labels = lines[next(i for i, line in enumerate(lines) if "└" in line) + 1].split()
+    assert x_labels == ["2", "4", "6"]

@@ -15,5 +15,10 @@ def create_app(store: Any, *, scan_interval: float = 0.5, redraw_interval: float
     return MoeTui(store, scan_interval=scan_interval, redraw_interval=redraw_interval, export_dir=export_dir)
 
 
-def run_tui(store: Any) -> None:
-    create_app(store).run()
+def run_tui(store: Any) -> int:
+    """Run the app until it quits; returns its return code, for the process's exit status
+    (Textual reports an unhandled exception as 1 after drawing the traceback, and returns
+    normally: a caller that ignored the code would exit 0 from a crash)."""
+    app = create_app(store)
+    app.run()
+    return app.return_code or 0

@@ -3,9 +3,10 @@ tests can read exactly what a chart was given."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from moetui.history import RunHistory
 from moetui.tui.smoothing import debiased_ema
@@ -57,3 +58,18 @@ def drawable(xs: Sequence[float], ys: Sequence[float], log_y: bool) -> tuple[lis
     """Drop what a chart cannot place: non-finite values, and non-positive ones on a log axis."""
     keep = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y) and (y > 0 or not log_y)]
     return [x for x, _ in keep], [y for _, y in keep]
+
+
+def step_ticks(first: float, last: float, count: int = 5) -> list[int]:
+    """At most `count` whole-number ticks for a step axis from `first` to `last`, at the
+    smallest round spacing (1, 2 or 5 times a power of ten) that keeps to `count`. Plotext
+    spaces its own ticks evenly over the range, which labels a step axis 1.0, 2.5, 4.0."""
+    spacing = next(s for s in _round_numbers() if math.floor(last / s) - math.ceil(first / s) + 1 <= count)
+    return list(range(math.ceil(first / spacing) * spacing, math.floor(last) + 1, spacing))
+
+
+def _round_numbers() -> Iterator[int]:
+    """1, 2, 5, 10, 20, 50, 100, …"""
+    for power in itertools.count():
+        for mantissa in (1, 2, 5):
+            yield mantissa * 10 ** power

@@ -17,6 +17,7 @@ class FormModel:
         self.base = base
         self.values: dict[str, Any] = {spec.key: base.get(spec.key) for spec in iter_fields()}
         self.field_errors: dict[str, str] = {}
+        self.rejected: dict[str, Any] = {}  # what was entered in a field that breaks its rule
 
     def set(self, key: str, raw: Any) -> str | None:
         """Take what the person entered (text from an input, a bool from a switch, a choice
@@ -26,9 +27,10 @@ class FormModel:
             value = parse_text(spec, raw) if isinstance(raw, str) and spec.choices is None else raw
             check_value(spec, value)
         except ConfigError as error:
-            self.field_errors[key] = error.rule
+            self.field_errors[key], self.rejected[key] = error.rule, raw
             return error.rule
         self.field_errors.pop(key, None)
+        self.rejected.pop(key, None)
         self.values[key] = value
         return None
 
@@ -60,3 +62,14 @@ class FormModel:
     def changes(self) -> list[tuple[str, Any, Any]]:
         """(key, preset value, edited value) for every field changed from the preset."""
         return config_diff(self.base, self.config())
+
+    def edits(self) -> list[tuple[str, Any, Any, str | None]]:
+        """What the form differs in, for a person reading the diff: (key, preset value, value,
+        rule it breaks or None), in schema order. A field that breaks its own rule shows what
+        was entered (not the last good value `config()` still holds, which would read as if
+        the edit had been taken); a changed value that breaks a cross-field rule carries it."""
+        problems = self.problems()
+        changed = {key: new for key, _, new in self.changes()}
+        return [(spec.key, self.base.get(spec.key), self.rejected.get(spec.key, changed.get(spec.key)),
+                 problems.get(spec.key))
+                for spec in iter_fields() if spec.key in self.rejected or spec.key in changed]

@@ -2,7 +2,9 @@
 
 Launch is refused while any field breaks a rule; the status line names the rule and
 the key jumps to the field. Changed fields are marked in the form and listed in the
-diff panel on the left."""
+diff panel on the left, invalid ones with what was typed and the rule. The highlighted
+preset's or study's description sits above the form, so a list of bare names is enough
+to choose from; `ctrl+g` goes to any field by part of its name."""
 
 from __future__ import annotations
 
@@ -10,14 +12,17 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Select, Static
+from textual.widgets import Footer, Header, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine.config import Config
 from moetui import presets
 from moetui.tui import launching
+from moetui.tui.field_commands import FieldCommands
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.widgets.config_form import ConfigForm
 
@@ -30,7 +35,10 @@ class LaunchScreen(Screen):
     BINDINGS = [
         Binding("ctrl+l", "launch", "Launch"),
         Binding("ctrl+s", "save", "Save preset"),
-        Binding("ctrl+f", "first_problem", "Go to problem"),
+        # Off the footer (80 columns hold five keys and the palette's): the status line names
+        # ctrl+f whenever there is a problem to go to, and the palette lists it.
+        Binding("ctrl+f", "first_problem", "Go to problem", show=False),
+        Binding("ctrl+g", "find_field", "Find field"),
     ]
 
     def __init__(self) -> None:
@@ -38,21 +46,24 @@ class LaunchScreen(Screen):
         self.source: tuple[str, str] | None = None  # ("preset" | "study", name)
         self.study: presets.Study | None = None
         self.base_name: str | None = None  # the preset a study runs on: its own, or the one picked
+        self.descriptions: dict[str, str] = {}  # option id -> description, shown while highlighted
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             with Vertical(id="launch-left"):
                 yield OptionList(id="presets")
-                base = Select([(name, name) for name in presets.list_presets()], prompt="study base",
-                              allow_blank=True, id="study-base")
-                base.display = False  # shown while a study is picked: its variants go on top of this preset
-                yield base
+                with Vertical(id="study-base-box") as box:
+                    box.display = False  # shown while a study is picked: its variants go on top of this preset
+                    yield Label("Study runs on preset", id="study-base-label")
+                    yield Select([(name, name) for name in presets.list_presets()], prompt="pick a preset",
+                                 allow_blank=True, id="study-base")
                 yield Static("Changed from preset", id="launch-diff-title")
                 diff = VerticalScroll(Static("nothing changed", id="diff"), id="launch-diff")
                 diff.can_focus = False  # tab goes from the presets straight to the form
                 yield diff
             with Vertical():
+                yield Static("", id="launch-about")
                 yield Static("", id="launch-status")
                 yield ConfigForm(Config(), id="form")
         yield Footer(compact=True)
@@ -73,8 +84,10 @@ class LaunchScreen(Screen):
         options = self.query_one("#presets", OptionList)
         highlighted = options.highlighted_option.id if options.highlighted_option else None
         options.clear_options()
+        self.descriptions.clear()
         for heading, kind, names in (("Presets", "preset", presets.list_presets()),
                                      ("Studies", "study", presets.list_studies())):
+            self.descriptions.update((f"{kind}:{name}", about) for name, about in names.items())
             if names:
                 options.add_option(Option(Text(heading, style="bold"), disabled=True))
                 options.add_options(Option(f" {name}", id=f"{kind}:{name}") for name in names)
@@ -85,6 +98,25 @@ class LaunchScreen(Screen):
     @property
     def form(self) -> ConfigForm:
         return self.query_one(ConfigForm)
+
+    @on(OptionList.OptionHighlighted, "#presets")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Describe the highlighted entry, before it is picked (and a study with what it runs on)."""
+        option_id = event.option.id
+        if option_id is None:
+            return
+        about = Content(self.descriptions.get(option_id, "") or "no description")
+        kind, name = option_id.split(":", 1)
+        if kind == "study":
+            try:
+                study = presets.load_study(name)
+            except presets.PresetError as error:
+                about = Content(str(error))
+            else:
+                seeds = ", ".join(map(str, study.seeds)) if study.seeds else "the base's own"
+                about = Content.from_markup("[b]base[/b] $base, [b]seeds[/b] $seeds · ", base=study.base,
+                                            seeds=seeds) + about
+        self.query_one("#launch-about", Static).update(about)
 
     @on(OptionList.OptionSelected, "#presets")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -102,7 +134,7 @@ class LaunchScreen(Screen):
             return
         self.source, self.study, self.base_name = (kind, name), study, base_name
         picker = self.query_one("#study-base", Select)
-        picker.display = study is not None
+        self.query_one("#study-base-box").display = study is not None
         with picker.prevent(Select.Changed):
             if study is not None and base_name in presets.list_presets():
                 picker.value = base_name
@@ -127,8 +159,10 @@ class LaunchScreen(Screen):
     def _edited(self, event: ConfigForm.Edited) -> None:
         model = event.form.model
         changes = model.changes()
-        self.query_one("#diff", Static).update(
-            "\n".join(f"{key}\n  {old} → [b]{new}[/b]" for key, old, new in changes) or "nothing changed")
+        self.query_one("#diff", Static).update(Content("\n").join(
+            Content.from_markup("$key\n  $old → [b]$new[/b]" + (" [$error]✗ $rule[/]" if rule else ""), key=key,
+                                old=old, new=repr(new) if key in model.rejected else new, rule=rule)
+            for key, old, new, rule in model.edits()) or "nothing changed")
         problems = model.problems()
         status = self.query_one("#launch-status", Static)
         status.set_class(bool(problems), "-blocked")
@@ -146,6 +180,11 @@ class LaunchScreen(Screen):
         problems = self.form.model.problems()
         if problems:
             self.form.focus_field(next(iter(problems)))
+
+    def action_find_field(self) -> None:
+        if not CommandPalette.is_open(self.app):
+            self.app.push_screen(CommandPalette(providers=[FieldCommands],
+                                                placeholder="Go to field: type part of its name or help…"))
 
     def action_launch(self) -> None:
         problems = self.form.model.problems()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.console import RenderableType
 from textual_plotext import PlotextPlot
 
-from moetui.tui.chart_data import Series, drawable
+from moetui.tui.chart_data import Series, drawable, step_ticks
 from moetui.tui.downsample import downsample
 
 _MIN_POINTS = 80
@@ -51,5 +51,7 @@ class MetricChart(PlotextPlot):
                 plt.scatter(xs, ys, label=s.label or None, color=s.color, marker="●")
             else:
                 plt.plot(xs, ys, label=s.label or None, color=s.color, marker="braille")
+        if points:  # x is a step count: whole-number ticks
+            plt.xticks(step_ticks(min(min(xs) for _, xs, _ in points), max(max(xs) for _, xs, _ in points)))
         title = self.chart_title + (" (log)" if self.log_y else "")
         plt.title(title if points else f"{title}: {self.empty}")
