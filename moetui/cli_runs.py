@@ -44,18 +44,31 @@ def ls_command(
     if not records:
         typer.echo("no runs" + (" match" if study or status else f" in {store.root}"), err=True)
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("id", no_wrap=True)  # whole, so it can be copied into the next command
-    for column in ("name", "study/variant"):  # long ones fold in a narrow terminal
-        table.add_column(column, overflow="fold")
-    for column in ("status", "step", "val loss"):
-        table.add_column(column, no_wrap=True)
+    rows = []
     for record in records:
         history = load_history(record.path / EVENTS_FILE)
         step = f"{history.last_step}/{history.max_steps}" if history.max_steps else "–"
-        table.add_row(record.id, record.name, _group(record), record.status, step,
-                      number(history.val_loss[-1] if history.val_loss else None))
-    Console().print(table)
+        rows.append([record.id, record.name, _group(record), record.status, step,
+                     number(history.val_loss[-1] if history.val_loss else None)])
+    headers = ["id", "name", "study/variant", "status", "step", "val loss"]
+    console = Console()
+    if _width(headers, rows) > console.width:  # ids end with the name, which holds study and variant
+        headers, rows = [h for h in headers if h not in _IN_ID], [[v for h, v in zip(headers, r) if h not in _IN_ID]
+                                                                  for r in rows]
+    table = Table(box=None, pad_edge=False)
+    for header in headers:  # no_wrap: an id must stay whole, to be copied into the next command
+        table.add_column(header, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+_IN_ID = ("name", "study/variant")
+
+
+def _width(headers: list[str], rows: list[list[str]]) -> int:
+    """Characters a table of these columns needs (Rich puts two spaces between columns)."""
+    return sum(max(len(v) for v in column) for column in zip(headers, *rows)) + 2 * (len(headers) - 1)
 
 
 @user_errors

@@ -126,6 +126,21 @@ def test_ls_filters_by_status_and_study(runs_dir):
     assert moetui("ls", "--study", "s2").stderr == "no runs match\n"
 
 
+def test_ls_keeps_one_line_per_run_in_80_columns(runs_dir, monkeypatch):
+    """Too narrow for every column, it leaves out name and study/variant (the id ends with
+    the name) rather than folding them into columns one letter wide."""
+    store = RunStore(runs_dir)
+    run = store.create(load_preset("quick")[0], name="architecture-Top3Experts-s42", preset="quick",
+                       study="architecture", variant="Top3Experts")
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = moetui("ls").stdout.splitlines()
+    assert narrow[0].split() == ["id", "status", "step", "val", "loss"] and narrow[1].split()[0] == run.id
+    assert len(narrow) == 2
+    monkeypatch.setenv("COLUMNS", "160")
+    wide = moetui("ls").stdout.splitlines()
+    assert wide[1].split()[:3] == [run.id, run.name, "architecture/Top3Experts"]
+
+
 def test_rm_asks_first_and_deletes_on_yes(runs_dir):
     store, record = _finished_run(runs_dir)
     refused = moetui("rm", "done", input="n\n")
