@@ -282,6 +282,12 @@ def parse_toml(text: str, where: str = "") -> dict[str, Any]:
         raise ConfigError("toml", _MISSING, f"TOML syntax error: {e}", where) from None
 
 
+def format_value(value: Any) -> str:
+    """A value as a person types it: floats short (`3e-04` as 0.0003), ints exact -- a
+    bound of 2**31 - 1 must not read 2.14748e+09 in the error that enforces it."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def parse_text(spec: FieldSpec, text: str, where: str = "") -> Any:
     """Turn the text a person typed (CLI override, form input) into the field's type."""
     try:
@@ -321,9 +327,9 @@ def check_value(spec: FieldSpec, value: Any, where: str = "") -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(spec.key, value, "must be a finite number", where)
         if spec.min is not None and value < spec.min:
-            raise ConfigError(spec.key, value, f"must be >= {spec.min:g}", where)
+            raise ConfigError(spec.key, value, f"must be >= {format_value(spec.min)}", where)
         if spec.max is not None and value > spec.max:
-            raise ConfigError(spec.key, value, f"must be <= {spec.max:g}", where)
+            raise ConfigError(spec.key, value, f"must be <= {format_value(spec.max)}", where)
 
 
 def _cross_rules(c: Config) -> list[tuple[str, bool, str]]:

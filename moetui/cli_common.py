@@ -10,7 +10,7 @@ from typing import Annotated, Any, Callable, Optional, TypeVar
 import typer
 from rich.markup import escape
 
-from engine.config import ConfigError, FieldSpec, iter_fields
+from engine.config import ConfigError, FieldSpec, format_value, iter_fields
 from moetui.errors import MoetuiError
 from moetui.runs import RunStore
 
@@ -53,7 +53,7 @@ def _rule(spec: FieldSpec) -> str:
     if spec.choices:
         return "|".join(spec.choices)
     if spec.type in (int, float) and spec.min is not None and spec.max is not None:
-        return f"{spec.type.__name__} {spec.min:g}..{spec.max:g}"
+        return f"{spec.type.__name__} {format_value(spec.min)}..{format_value(spec.max)}"
     return spec.type.__name__
 
 

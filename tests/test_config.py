@@ -74,6 +74,7 @@ def test_a_bad_override_names_the_key_the_value_and_the_rule(override, message):
     ("schedule.warmup_steps=10", "schedule.warmup_ratio", "not both"),
     ("optim.optimizer=adamw", "optim.adamw_lr", "explicit optim.adamw_lr"),
     ("optim.muon_lr=nan", "optim.muon_lr", "finite"),
+    ("train.seed=3000000000", "train.seed", "must be <= 2147483647"),  # exact, not 2.14748e+09
 ])
 def test_validation_names_field_value_and_rule(override, key, rule):
     with pytest.raises(ConfigError) as info:

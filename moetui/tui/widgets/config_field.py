@@ -9,21 +9,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from engine.config import FieldSpec
+from engine.config import FieldSpec, format_value
 
 
 def bounds(spec: FieldSpec) -> str:
     """`dims, 8–16384`: what a value may be, after the help text."""
     parts = [spec.unit] if spec.unit else []
     if spec.min is not None or spec.max is not None:
-        low = "" if spec.min is None else f"{spec.min:g}"
-        high = "" if spec.max is None else f"{spec.max:g}"
+        low = "" if spec.min is None else format_value(spec.min)
+        high = "" if spec.max is None else format_value(spec.max)
         parts.append(f"{low}–{high}")
     return ", ".join(parts)
-
-
-def text_of(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def make_editor(spec: FieldSpec, value: Any) -> Widget:
@@ -36,12 +32,12 @@ def make_editor(spec: FieldSpec, value: Any) -> Widget:
         return Switch(value=value, id=ident, name=spec.key)
     # Plain text even for numbers: a restricted input would swallow "1e4" or a typo silently,
     # where the form should take it and name the rule it breaks.
-    return Input(text_of(value), compact=True, id=ident, name=spec.key, select_on_focus=False)
+    return Input(format_value(value), compact=True, id=ident, name=spec.key, select_on_focus=False)
 
 
 def set_editor(editor: Widget, value: Any) -> None:
     if isinstance(editor, Input):
-        editor.value = text_of(value)
+        editor.value = format_value(value)
     else:
         editor.value = value  # Select and Switch take the typed value itself
 
