@@ -29,8 +29,8 @@ class CompareScreen(LiveScreen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("b", "baseline", "Baseline"),
         Binding("e", "export", "Export"),
-        Binding("s", "smoothing", "Smoothing"),
-        Binding("l", "log_scale", "Log scale"),
+        Binding("s", "smoothing", "Smooth"),
+        Binding("l", "log_scale", "Log"),
     ]
 
     def __init__(self, run_ids: list[str]) -> None:

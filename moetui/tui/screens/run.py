@@ -18,7 +18,7 @@ from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.expert_load import ExpertLoad
 from moetui.tui.widgets.metric_chart import MetricChart
 
-_STRENGTH = Binding.Group("Strength")
+_STRENGTH = Binding.Group("EMA")  # short words: the footer must hold every key at 80 columns
 STRENGTHS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 # (id, title, what an empty chart says)
 CHARTS = (("chart-loss", "loss (train, val)", "no step yet"), ("chart-ppl", "val perplexity", "no eval yet"),
@@ -29,10 +29,10 @@ class RunScreen(LiveScreen):
     CSS_PATH = "run.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
-        Binding("s", "smoothing", "Smoothing"),
+        Binding("s", "smoothing", "Smooth"),
         Binding("plus,equals_sign", "strength(1)", "Smoother", group=_STRENGTH),
         Binding("minus", "strength(-1)", "Rougher", group=_STRENGTH),
-        Binding("l", "log_scale", "Log scale"),
+        Binding("l", "log_scale", "Log"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
     ]
