@@ -49,6 +49,29 @@ async def test_ctrl_g_goes_to_a_field_by_part_of_its_name_opening_its_section(ru
 
 
 @scenario
+async def test_a_section_opened_by_a_broken_rule_keeps_the_field_being_typed_in_view(runs_dir):
+    """On reasoning-base (20 warmup steps), max_steps=1 breaks the warmup rule of the
+    schedule section, which opens above train."""
+    app = create_app(RunStore(runs_dir), scan_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _launch_form(pilot)
+        options = app.screen.query_one("#presets", OptionList)
+        options.focus()
+        options.highlighted = options.get_option_index("preset:reasoning-base")
+        await pilot.press("enter")
+        await until(pilot, lambda: "reasoning-base" in _text(app, "#launch-status"), what="reasoning-base picked")
+        form = app.screen.query_one("#form")
+        form.focus_field("train.max_steps")
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+u", "1")
+        await until(pilot, lambda: not app.screen.query_one("#section-schedule", Collapsible).collapsed,
+                    what="the schedule section open")
+        await pilot.pause(0.3)
+        assert app.focused.id == "edit-train-max_steps"
+        assert form.region.contains_region(app.focused.region)
+
+
+@scenario
 async def test_the_highlighted_preset_or_study_is_described_and_the_study_base_is_labelled(runs_dir):
     app = create_app(RunStore(runs_dir), scan_interval=0.1)
     async with app.run_test(size=(80, 24)) as pilot:

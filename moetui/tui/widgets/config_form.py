@@ -62,6 +62,7 @@ class ConfigForm(VerticalScroll):
         problems = self.model.problems()
         changed = {key for key, _, _ in self.model.changes()}
         counts: dict[str, list[int]] = {}
+        opened = False
         for field in self.query(ConfigField):
             key = field.spec.key
             field.show(problems.get(key), key in changed)
@@ -72,8 +73,15 @@ class ConfigForm(VerticalScroll):
             collapsible = self.query_one(f"#section-{section}", Collapsible)
             notes = [f"{n} {what}" for n, what in ((n_changed, "changed"), (n_invalid, "invalid")) if n]
             collapsible.title = f"{section} ({', '.join(notes)})" if notes else section
-            if n_invalid:
+            if n_invalid and collapsible.collapsed:
                 collapsible.collapsed = False  # a rule broken out of sight would block launch silently
+                opened = True
+        focused = self.app.focused
+        if opened and isinstance(focused, Input) and self in focused.ancestors:
+            # A section opened above pushes the field being typed in down, out of sight. Its
+            # contents are laid out a refresh after it opens: scroll after that one.
+            field = focused.query_ancestor(ConfigField)
+            self.call_after_refresh(lambda: self.call_after_refresh(self.scroll_to_widget, field, animate=False))
         self.post_message(self.Edited(self))
 
     def focus_field(self, key: str) -> None:
