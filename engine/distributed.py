@@ -130,6 +130,14 @@ def any_rank(world: World, flag: bool, device: torch.device) -> bool:
     return votes.item() > 0
 
 
+def wait_for_all(world: World) -> None:
+    """Hold every rank at the end of the loop until rank 0 has done its last evaluation and
+    checkpoint: a rank that left meanwhile (destroying its process group) got gloo to abort
+    it, and torchrun then reported the finished run as failed."""
+    if world.distributed:
+        dist.barrier()
+
+
 def sum_over_ranks(world: World, counts: torch.Tensor) -> torch.Tensor:
     """Expert assignments of every rank, so the load shown is that of the global batch."""
     if world.distributed:

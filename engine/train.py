@@ -23,7 +23,8 @@ from torch import nn
 from engine.checkpoint import Progress, load_checkpoint, restore, save_checkpoint, set_rng_states
 from engine.config import Config
 from engine.data import BatchStream, prepare_data, val_batches
-from engine.distributed import World, any_rank, mean_losses, micro_batch_sync, rank_seed, sum_over_ranks, wrap
+from engine.distributed import (World, any_rank, mean_losses, micro_batch_sync, rank_seed, sum_over_ranks,
+                                wait_for_all, wrap)
 from engine.evaluate import evaluate
 from engine.events import EventSink, log
 from engine.model import MoETransformer
@@ -140,6 +141,7 @@ class Trainer:
         if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
             torch.manual_seed(rank_seed(t.seed, world.rank, self.progress.step))
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
+        self._evaluated_step = -1  # the step of the last eval event
         self.parallel = wrap(self.model, device) if world.distributed else None
         trained = self.parallel or self.model
         self.forward = torch.compile(trained) if t.compile else trained
@@ -168,6 +170,7 @@ class Trainer:
         if not self.world.is_main:
             return
         metrics = evaluate(self.model, self.eval_forward, self.val, self.precision)
+        self._evaluated_step = self.progress.step
         self.progress.metrics.update(metrics)
         self._emit("eval", step=self.progress.step, **metrics)
         log(f"step {self.progress.step}: val loss {metrics['val_loss']:.4f}, acc {metrics['val_accuracy']:.3f}")
@@ -181,6 +184,7 @@ class Trainer:
         self._emit("checkpoint", step=self.progress.step, path=str(self.checkpoint_path))
 
     def _end(self, status: str) -> Outcome:
+        wait_for_all(self.world)
         metrics = {**self.progress.metrics, "tokens": self.progress.tokens, "steps": self.progress.step}
         self._emit("end", step=self.progress.step, status=status, metrics=metrics,
                    wall_time=round(self.progress.elapsed, 3))
@@ -233,6 +237,8 @@ class Trainer:
         p.elapsed = elapsed_before + time.perf_counter() - segment_start
         if p.step >= t.max_steps:
             return self._end("completed")
+        if self._evaluated_step != p.step:  # a stopped run reports where it stopped, not up to eval_every steps before
+            self._eval()
         if self._saved_step != p.step:
             self._checkpoint()
         return self._end("stopped")

@@ -107,6 +107,9 @@ def test_stopping_at_step_5_and_resuming_gives_exactly_the_uninterrupted_losses(
                                    listener=lambda e: e["type"] == "step" and e["step"] == 5 and stop.request())
     assert code == 0 and first[-1]["status"] == "stopped" and first[-1]["step"] == 5
     assert of_type(first, "checkpoint")[-1]["step"] == 5
+    # Evaluated where it stopped (not only at step 4), and that is what its end reports.
+    assert [e["step"] for e in of_type(first, "eval")] == [4, 5]
+    assert first[-1]["metrics"]["val_loss"] == of_type(first, "eval")[-1]["val_loss"]
     assert read_run_json(run_dir)["status"] == "stopped"
 
     code, second = train_in_process(run_dir, cfg, resume=True)
