@@ -53,8 +53,8 @@ def ls_command(
     headers = ["id", "name", "study/variant", "status", "step", "val loss"]
     console = Console()
     if _width(headers, rows) > console.width:  # ids end with the name, which holds study and variant
-        headers, rows = [h for h in headers if h not in _IN_ID], [[v for h, v in zip(headers, r) if h not in _IN_ID]
-                                                                  for r in rows]
+        keep = [i for i, header in enumerate(headers) if header not in _IN_ID]
+        headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
     table = Table(box=None, pad_edge=False)
     for header in headers:  # no_wrap: an id must stay whole, to be copied into the next command
         table.add_column(header, no_wrap=True)
