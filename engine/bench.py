@@ -21,21 +21,12 @@ from engine.lifecycle import pick_device
 from engine.model import MoETransformer
 from engine.optim import build_optimizers
 from engine.precision import choose_precision, enable_tf32
+from engine.sizing import flops_per_token
 from engine.train import train_step
 
 # Dense bf16/fp16 tensor-core peaks (no sparsity), FLOP/s, by a substring of the device name.
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "4090": 165e12, "A10G": 70e12,
               "L4": 121e12, "3090": 71e12, "V100": 125e12, "T4": 65e12}
-
-
-def flops_per_token(cfg: Config, active_params: int, vocab_size: int) -> float:
-    """Training FLOPs per token: 6 x active matmul weights (forward + backward) plus attention's
-    12 x layers x d_model x seq (PaLM appendix B), repeated for each recursive pass. The
-    embedding is a lookup, not a matmul: only the output head's vocab x d_model counts, once."""
-    m = cfg.model
-    passes = m.h_cycles * m.l_cycles if m.recursive else 1
-    stack = active_params - (1 if m.tie_embeddings else 2) * vocab_size * m.d_model
-    return 6 * (stack * passes + vocab_size * m.d_model) + 12 * m.n_layers * passes * m.d_model * m.max_seq_len
 
 
 def peak_flops(device: torch.device) -> float | None:
