@@ -109,6 +109,8 @@ class TrainConfig:
     checkpoint_every: int = knob(0, "Save a checkpoint every N steps; 0 = only at the end and on stop", "steps", 0, 100_000_000)
     log_every: int = knob(1, "Emit a step event every N optimizer steps", "steps", 1, 1_000_000)
     experts_every: int = knob(10, "Emit per-layer expert load every N steps", "steps", 1, 1_000_000)
+    stall_after: float = knob(300.0, "Show the run as stalled after this long without progress (paused or hung "
+                              "engine); allow for your slowest step, eval or data preparation", "s", 10.0, 604800.0)
 
 
 @dataclass

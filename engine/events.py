@@ -14,19 +14,27 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from engine.heartbeat import Heartbeat
 from engine.protocol import encode
 
 
 class EventSink:
     def __init__(self, events_path: Path | None, stdout: IO[str] | None = None,
-                 listeners: list[Callable[[dict[str, Any]], None]] | None = None) -> None:
+                 listeners: list[Callable[[dict[str, Any]], None]] | None = None,
+                 heartbeat: Heartbeat | None = None) -> None:
         """`events_path` None: no file; `stdout` None: no pipe; `listeners` are called with
-        every event in-process (the benchmark, tests that stop a run at a given step)."""
+        every event in-process (the benchmark, tests that stop a run at a given step);
+        `heartbeat` is beaten by every event and by `beat()` (the loop, between events)."""
         self._file = open(events_path, "a", encoding="utf-8") if events_path is not None else None
         self._stdout = stdout
         self.listeners = list(listeners or [])
+        self.heartbeat = heartbeat or Heartbeat(None)
+
+    def beat(self) -> None:
+        self.heartbeat.beat()
 
     def emit(self, event: dict[str, Any]) -> None:
+        self.heartbeat.beat()
         line = encode(event) + "\n"
         if self._file is not None:
             self._file.write(line)

@@ -12,7 +12,6 @@ user has something to fix, the record in run.json and the process exit code:
 from __future__ import annotations
 
 import functools
-import socket
 import time
 import traceback
 from pathlib import Path
@@ -25,7 +24,9 @@ from engine.distributed import World, join, leave, stop_pid
 from engine.events import EventSink, log
 from engine.protocol import make_event
 from engine.rundir import EVENTS_FILE, update_run_json
-from engine.train import StopRequest, Trainer
+from engine.identity import identify
+from engine.stop import StopRequest
+from engine.train import Trainer
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "interrupted": 0, "internal": 1, "config": 2, "data": 3, "oom": 4, "diverged": 5}
 OOM_HINT = ("lower train.batch_size and raise train.gradient_accumulation_steps by the same factor "
@@ -66,9 +67,12 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
     status, reason, code = "failed", "", 1
     try:
         cfg = load_config(config_path)
+        if stop is not None and stop.requested:  # asked to stop while the interpreter loaded
+            raise KeyboardInterrupt
         device = join(world, pick_device(cfg.train.device))
-        record(status="running", pid=stop_pid(world), host=socket.gethostname(), device=_devices(device, world),
-               started=started, ended=None, exit_reason=None)
+        identity = identify(stop_pid(world))
+        record(status="running", **(identity.record() if identity else {}), device=_devices(device, world),
+               stall_after=cfg.train.stall_after, started=started, ended=None, exit_reason=None)
         outcome = Trainer(cfg, run_dir, device, sink, resume, stop, world).run()
         status, code = outcome.status, EXIT_CODES[outcome.status]
         reason = {"completed": f"finished {outcome.progress.step} steps", "stopped": "stop requested",

@@ -14,9 +14,8 @@ PROTOCOL_VERSION = 1
 
 EVENT_TYPES = ("start", "prepare", "step", "eval", "experts", "checkpoint", "end", "error")
 ERROR_KINDS = ("config", "data", "oom", "nan", "interrupted", "internal")
-# Final statuses an `end` event may carry; `queued`, `running` and `crashed` are run-store states.
+# Final statuses an `end` event may carry; every run status is in moetui/status.py.
 END_STATUSES = ("completed", "stopped", "failed", "diverged")
-RUN_STATUSES = ("queued", "running", "completed", "stopped", "failed", "diverged", "crashed")
 
 # Fields each event carries besides v/type/t (documented here, checked in tests).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {

@@ -20,6 +20,7 @@ RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
 LOG_FILE = "engine.log"
 CHECKPOINT_FILE = "checkpoint.pt"
+HEARTBEAT_FILE = "heartbeat"  # its mtime: the engine's last sign of progress (engine/heartbeat.py)
 
 
 def _current_umask() -> int:
@@ -56,7 +57,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Exclusive advisory lock on `<path>.lock` (the lock file is never replaced, the data file is)."""
+    """Exclusive advisory lock on `<path>.lock` (the lock file is never replaced, the data file is).
+    FileNotFoundError when the directory is gone (a run deleted meanwhile)."""
     with open(f"{path}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -65,11 +67,15 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_run_json(run_dir: Path) -> dict[str, Any]:
+def read_run_json(run_dir: Path, must_exist: bool = False) -> dict[str, Any]:
+    """run.json's object; {} when there is none yet (a run being created), unless `must_exist`
+    (a run being changed: its absence means it was deleted, and must stay so)."""
     path = Path(run_dir) / RUN_FILE
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if must_exist:
+            raise
         return {}
 
 

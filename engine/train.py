@@ -33,25 +33,7 @@ from engine.precision import Precision, choose_precision, enable_tf32
 from engine.protocol import make_event
 from engine.rundir import CHECKPOINT_FILE
 from engine.schedule import schedule_factor
-
-
-class StopRequest:
-    """Set by SIGTERM/SIGINT (or a test); the loop checks it between optimizer steps.
-
-    Before the loop runs (data preparation can take minutes) nothing is worth saving,
-    so a signal interrupts at once; in the loop the first one stops gracefully, with a
-    checkpoint, and a second one interrupts. Under torchrun a stop signals the agent,
-    which forwards it to every rank; the ranks vote before each step so that they stop
-    together even when the signal reaches them at different moments."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.graceful = False
-
-    def request(self) -> None:
-        if self.requested or not self.graceful:
-            raise KeyboardInterrupt
-        self.requested = True
+from engine.stop import StopRequest
 
 
 @dataclass
@@ -200,6 +182,7 @@ class Trainer:
         counts_LE: torch.Tensor | None = None  # expert assignments since the last experts event
         self.stop.graceful = True
         while p.step < t.max_steps and not any_rank(self.world, self.stop.requested, self.device):
+            self.sink.beat()
             step_start = time.perf_counter()
             factor = schedule_factor(cfg, p.step)
             self.optimizers.set_lr(factor)

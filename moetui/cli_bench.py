@@ -8,7 +8,6 @@ so what is measured is exactly what would be trained.
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,9 @@ import typer
 
 from moetui.cli_common import Gpus, Sets, fields_help, user_errors
 from moetui.cli_run import resolve
-from moetui.launcher import engine_env, parse_gpus
+from moetui.backends.local import engine_env
+from moetui.launcher import parse_gpus
+from moetui.spawn import child_env, python_command
 
 
 @user_errors
@@ -33,9 +34,8 @@ def bench_command(
     with tempfile.TemporaryDirectory(prefix="moetui-bench-") as folder:
         path = Path(folder) / f"{Path(preset).stem}.toml"
         path.write_text(config.to_toml())
-        command = [sys.executable, "-m", "engine.bench", "--config", str(path), "--steps", str(steps),
-                   "--warmup", str(warmup)]
-        code = subprocess.call(command, env=engine_env(parse_gpus(gpus)))
+        command = python_command("engine.bench", "--config", str(path), "--steps", str(steps), "--warmup", str(warmup))
+        code = subprocess.call(command, env=child_env(engine_env(parse_gpus(gpus))))  # foreground: Ctrl-C reaches it
     if code:
         raise typer.Exit(code)
 

@@ -88,6 +88,7 @@ def run_command(
     config, meta = resolve(preset, sets)
     launcher.parse_gpus(gpus)
     store = store_from(runs_dir)
+    store.check_writable()
     if queue:
         record = store.create(config, name=name or meta.name, preset=meta.name)
         scheduler.ensure_scheduler(store, gpus)
@@ -103,13 +104,15 @@ def run_command(
 def resume_command(
     run: Annotated[str, typer.Argument(help="Run id, id prefix or name")],
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Resume it and return at once")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Resume a run of another host that looks stalled "
+                                                       "(only when that host or its engine is gone for good)")] = False,
     gpus: Gpus = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Continue a stopped, failed or crashed run from its checkpoint to max_steps."""
+    """Continue a stopped, failed, diverged or crashed run from its checkpoint to max_steps."""
     store = store_from(runs_dir)
     record = store.get(run)
-    process = launcher.launch(store, record.id, resume=True, gpu=gpus, pipe=not detach)
+    process = launcher.launch(store, record.id, resume=True, gpu=gpus, pipe=not detach, force=force)
     _started(store, record.id, process, detach)
 
 
@@ -137,6 +140,7 @@ def study_command(
     runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
     launcher.parse_gpus(gpus)
     store = store_from(runs_dir)
+    store.check_writable()
     records = scheduler.enqueue(store, spec.name, meta.name, runs)
     pid = scheduler.ensure_scheduler(store, gpus)
     table = Table("id", "variant", "seed", title=f"queued study {spec.name} on {meta.name}", title_justify="left")

@@ -10,9 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.config import ConfigError, config_diff
-from engine.protocol import RUN_STATUSES
 from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, LOG_FILE
-from moetui import launcher, presets
+from moetui import launcher, presets, status as statuses
 from moetui.cli_common import RunsDir, fail, store_from, user_errors
 from moetui.history import load_history
 from moetui.live import summary
@@ -33,12 +32,12 @@ def _group(record: RunRecord) -> str:
 @user_errors
 def ls_command(
     study: Annotated[Optional[str], typer.Option("--study", help="Only runs of this study")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help=f"Only runs with this status: {', '.join(RUN_STATUSES)}")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help=f"Only runs with this status: {', '.join(statuses.ALL)}")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """List runs, oldest first (ids start with their creation time), with progress and val loss."""
-    if status is not None and status not in RUN_STATUSES:
-        raise fail(f"--status {status!r}: not a run status; use one of {', '.join(RUN_STATUSES)}")
+    if status is not None and status not in statuses.ALL:
+        raise fail(f"--status {status!r}: not a run status; use one of {', '.join(statuses.ALL)}")
     store = store_from(runs_dir)
     records = [r for r in store.list() if (study is None or r.study == study) and (status is None or r.status == status)]
     if not records:
@@ -143,7 +142,7 @@ def logs_command(
                 data = handle.read()
             offset += len(data)
             typer.echo(data.decode(errors="replace"), nl=False)
-        if not follow or store.get(record.id).status not in ("running", "queued"):
+        if not follow or store.get(record.id).status not in statuses.ACTIVE:
             return
         time.sleep(0.5)
 
@@ -158,7 +157,7 @@ def stop_command(
     store = store_from(runs_dir)
     record = store.get(run)
     typer.echo(launcher.stop(store, record.id), err=True)
-    if wait <= 0 or record.status == "queued":
+    if wait <= 0 or record.status == statuses.QUEUED:
         return
     ended = launcher.wait_until_ended(store, record.id, wait)
     if ended is None:
@@ -171,19 +170,21 @@ def stop_command(
 def rm_command(
     runs: Annotated[list[str], typer.Argument(help="Run ids, id prefixes or names")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also delete stalled runs of another host")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Delete runs and all their files (running runs must be stopped first)."""
+    """Delete runs and all their files (live runs must be stopped first)."""
     store = store_from(runs_dir)
+    store.check_writable()
     records = [store.get(ref) for ref in runs]  # every name resolves before anything is deleted
-    busy = [r for r in records if r.status == "running"]
+    busy = [r for r in records if r.status in statuses.LIVE and not (force and r.status == statuses.STALLED)]
     if busy:
-        raise fail(f"run {busy[0].name} is running; stop it first: moetui stop {busy[0].id}")
+        raise fail(f"run {busy[0].name} is {busy[0].status}; stop it first: moetui stop {busy[0].id}")
     names = ", ".join(r.id for r in records)
     if not yes and not typer.confirm(f"delete {names} and all their files?", default=False):
         raise fail("nothing deleted")
     for record in records:
-        store.delete(record.id)
+        store.delete(record.id, force=force)
     typer.echo(f"deleted {names}", err=True)
 
 

@@ -10,14 +10,15 @@ says how to get it.
 
 from __future__ import annotations
 
+import os
 import shlex
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from moetui.cli_common import RunsDir, fail, store_from
 from moetui.serve_auth import is_loopback, new_token
+from moetui.spawn import child_env, python_command
 
 
 def serve_command(
@@ -38,7 +39,8 @@ def serve_command(
     if token == "":
         raise fail("--token (or $MOETUI_SERVE_TOKEN) is empty; give a secret, or leave it unset for a random one")
     root = store_from(runs_dir).root.resolve()
-    command = shlex.join([sys.executable, "-m", "moetui", "--runs-dir", str(root)])
+    command = shlex.join(python_command("moetui", "--runs-dir", str(root)))
+    os.environ.update(child_env())  # textual-serve starts each tab's app with this process's environment
     server = GuardedServer(command, host=host, port=port, token=token or new_token(), title="moetui")
     if not is_loopback(host):
         typer.echo(f"moetui: warning: serving on {host}, not loopback: anyone who reaches it with the token "

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -24,7 +23,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from engine.config import Config
-from engine.rundir import CONFIG_FILE, RUN_FILE, atomic_write_text, locked, read_run_json, update_run_json
+from engine.heartbeat import age as heartbeat_age
+from engine.rundir import CONFIG_FILE, HEARTBEAT_FILE, RUN_FILE, atomic_write_text, locked, read_run_json
+from moetui import status
+from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
 
 RUNS_ENV = "MOETUI_RUNS"
@@ -41,7 +43,7 @@ class RunBusy(MoetuiError):
 
 @dataclass
 class RunRecord:
-    """What run.json says about a run, with `status` as seen from here (see `effective_status`)."""
+    """What run.json says about a run, with `status` as seen from here (see `observe`)."""
 
     id: str
     name: str
@@ -51,13 +53,18 @@ class RunRecord:
     variant: str | None = None
     seed: int | None = None
     status: str = "queued"
+    backend: str | None = None
     pid: int | None = None
+    pid_started: float | None = None
     host: str | None = None
+    boot: float | None = None
     device: str | None = None
     git_commit: str | None = None
     created: float | None = None
     started: float | None = None
     ended: float | None = None
+    stop_requested: float | None = None
+    stall_after: float | None = None
     exit_reason: str | None = None
     exit_code: int | None = None
     queue_order: int | None = None
@@ -65,39 +72,56 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, run_dir: Path, data: dict[str, Any]) -> "RunRecord":
-        """Unknown keys are dropped (newer writers may add some); missing ones take defaults."""
+        """Unknown keys are dropped (newer writers may add some); missing ones take defaults.
+        `data` must have passed `record_problem`."""
         fields = {k: v for k, v in data.items() if k in _WRITABLE}
         fields.setdefault("name", run_dir.name)
         return cls(id=run_dir.name, path=run_dir, **fields)
 
+    @property
+    def damaged(self) -> bool:
+        return self.status == status.DAMAGED
+
 
 _WRITABLE = frozenset(f.name for f in dataclasses.fields(RunRecord)) - {"id", "path"}
+_NUMBER = (int, float)
+# The JSON types each run.json field may hold (None is always allowed: "not yet").
+_TYPES: dict[str, tuple[type, ...]] = {
+    **{name: (str,) for name in ("name", "preset", "study", "variant", "status", "backend", "host", "device",
+                                 "git_commit", "exit_reason", "gpu")},
+    **{name: (int,) for name in ("seed", "pid", "exit_code", "queue_order")},
+    **{name: _NUMBER for name in ("pid_started", "boot", "created", "started", "ended", "stop_requested",
+                                  "stall_after")},
+}
 
 
-def process_alive(pid: int | None) -> bool:
-    """True when `pid` is a live, non-zombie process on this host."""
-    if not pid:
-        return False
+def record_problem(data: Any) -> str | None:
+    """Why a parsed run.json cannot be trusted, or None. One bad record must make one run
+    `damaged`, never break a listing, a report or the scheduler."""
+    if not isinstance(data, dict):
+        return f"{RUN_FILE} holds {type(data).__name__}, not an object"
+    for key, types in _TYPES.items():
+        value = data.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
+            return f"{RUN_FILE}: {key} is {value!r}, expected {' or '.join(t.__name__ for t in types)}"
+    if data.get("status") is not None and data["status"] not in status.STORED:
+        return f"{RUN_FILE}: status {data['status']!r} is not a run status"
+    return None
+
+
+def observe(data: dict[str, Any], run_dir: Path) -> status.Seen:
+    """The status a person should see: the stored one, except that a live-looking run whose
+    engine is gone is crashed, and one without progress for too long is stalled."""
+    stored = data.get("status") or status.QUEUED
+    if stored not in status.LIVE:
+        return status.Seen(stored)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child stays a zombie until its parent reaps it: that is not alive
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def effective_status(data: dict[str, Any]) -> str:
-    """run.json's status, except a run recorded as running on this host whose process is
-    gone is `crashed` (killed, OOM-killed, machine rebooted): nobody will ever update it."""
-    status = data.get("status") or "queued"
-    if status == "running" and data.get("host") == socket.gethostname() and not process_alive(data.get("pid")):
-        return "crashed"
-    return status
+        backend = backend_for(data)
+    except BackendError as e:
+        return status.Seen(status.DAMAGED, str(e))
+    stall_after = data.get("stall_after") or status.DEFAULT_STALL_AFTER_S
+    return status.derive(stored, backend.liveness(data, run_dir), heartbeat_age(run_dir / HEARTBEAT_FILE),
+                         stall_after, backend.is_remote(data))
 
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> None:
@@ -152,6 +176,7 @@ class RunStore:
         config.validate("config")
         name = name or preset or "run"
         now = time.time()
+        self.check_writable()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # a file by that name, a read-only disk: the person picks another store
@@ -189,11 +214,15 @@ class RunStore:
     def _load(self, run_dir: Path) -> RunRecord:
         try:
             data = read_run_json(run_dir)
-        except (OSError, ValueError) as e:
-            return RunRecord(id=run_dir.name, name=run_dir.name, path=run_dir, status="failed",
-                             exit_reason=f"unreadable {RUN_FILE}: {e}")
+        except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+            return _damaged(run_dir, f"unreadable {RUN_FILE}: {getattr(e, 'strerror', None) or e}")
+        problem = record_problem(data)
+        if problem is not None:
+            return _damaged(run_dir, problem)
         record = RunRecord.from_json(run_dir, data)
-        record.status = effective_status(data)
+        seen = observe(data, run_dir)
+        if seen.status != record.status:
+            record.status, record.exit_reason = seen.status, seen.reason or record.exit_reason
         return record
 
     def list(self) -> list[RunRecord]:
@@ -201,14 +230,14 @@ class RunStore:
         if not self.root.is_dir():
             return []
         runs = [self._load(d) for d in self.root.iterdir()
-                if not d.name.startswith(".") and (d / RUN_FILE).is_file()]
+                if not d.name.startswith(".") and (d / RUN_FILE).exists()]
         return sorted(runs, key=lambda r: (r.created or 0, r.id))
 
     def get(self, ref: str) -> RunRecord:
         """A run by id, unique id prefix or name. Ambiguity is an error rather than "the newest",
         because stopping or deleting the wrong run cannot be undone."""
         direct = self.path(ref)
-        if ref and "/" not in ref and not ref.startswith(".") and (direct / RUN_FILE).is_file():
+        if ref and "/" not in ref and not ref.startswith(".") and (direct / RUN_FILE).exists():
             return self._load(direct)
         runs = self.list()
         for how, matches in (("id prefix", [r for r in runs if r.id.startswith(ref)]),
@@ -232,21 +261,48 @@ class RunStore:
         if unknown:
             raise ValueError(f"not run record fields: {', '.join(sorted(unknown))}")
         run_dir = self.path(run_id)
-        if not (run_dir / RUN_FILE).is_file():
-            raise RunNotFound(f"no run {run_id!r} in {self.root}")
-        update_run_json(run_dir, **fields)
+        try:
+            with locked(run_dir / RUN_FILE):
+                data = read_run_json(run_dir, must_exist=True)
+                data.update(fields)
+                write_record(run_dir, data)
+        except FileNotFoundError:  # deleted meanwhile: never write a ghost record
+            raise RunNotFound(f"no run {run_id!r} in {self.root}") from None
         return self._load(run_dir)
 
-    def delete(self, run_id: str) -> None:
-        """Remove a run and its files; a live run must be stopped first."""
-        record = self._load(self.path(run_id))
-        if record.status == "running":
-            raise RunBusy(f"run {record.name} ({run_id}) is running", f"stop it first: moetui stop {run_id}")
-        shutil.rmtree(self.path(run_id))
+    def delete(self, run_id: str, force: bool = False) -> None:
+        """Remove a run and its files. Under the run's lock, so that the scheduler, `resume`
+        and `stop` either claim it before (and it is live: refused) or find it gone. A run of
+        another host that looks stalled may be deleted with `force`."""
+        run_dir = self.path(run_id)
+        self.check_writable()
+        try:
+            with locked(run_dir / RUN_FILE):
+                record = self._load(run_dir)
+                if record.status in status.LIVE and not (force and record.status == status.STALLED):
+                    raise RunBusy(f"run {record.name} ({run_id}) is {record.status}",
+                                  f"stop it first: moetui stop {run_id}")
+                trash = self.root / f".deleting-{run_id}-{os.getpid()}"
+                run_dir.rename(trash)  # one atomic step: from now on nobody finds the run
+        except FileNotFoundError:
+            raise RunNotFound(f"no run {run_id!r} in {self.root}") from None
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def check_writable(self) -> None:
+        """Refuse at once, in one line, a store this process cannot change (read-only disk,
+        no permission), before any half of a change is made."""
+        target = self.root if self.root.exists() else self.root.parent
+        if target.exists() and not os.access(target, os.W_OK | os.X_OK):
+            raise MoetuiError(f"the run store {self.root} is read-only here",
+                              f"use a writable store with --runs-dir or ${RUNS_ENV}")
 
     def queued(self) -> list[RunRecord]:
         """Runs waiting to start, in the order the scheduler starts them."""
         return in_queue_order(self.list())
+
+
+def _damaged(run_dir: Path, reason: str) -> RunRecord:
+    return RunRecord(id=run_dir.name, name=run_dir.name, path=run_dir, status=status.DAMAGED, exit_reason=reason)
 
 
 def in_queue_order(records: Iterable[RunRecord]) -> list[RunRecord]:

@@ -11,6 +11,7 @@ nothing is queued. `ensure_scheduler` starts it when it is not already running.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import shutil
@@ -22,14 +23,14 @@ from pathlib import Path
 from typing import IO
 
 from engine.config import Config
-from moetui import launcher
+from moetui import launcher, status
 from moetui.errors import MoetuiError
-from moetui.runs import RunRecord, RunStore
+from moetui.runs import RunRecord, RunStore, in_queue_order
+from moetui.spawn import python_command, spawn
 
 LOCK_FILE = ".scheduler.lock"
 LOG_FILE = ".scheduler.log"
 CPU = "cpu"  # the one slot when there is no GPU
-_MOETUI_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def enqueue(store: RunStore, study: str, preset: str, runs: list[tuple[str, int, Config]]) -> list[RunRecord]:
@@ -72,29 +73,33 @@ class Scheduler:
         self.children: dict[str, subprocess.Popen] = {}  # slot -> engine it started there
 
     def tick(self) -> bool:
-        """Start what fits; False once nothing is queued (time to exit)."""
+        """Start what fits; False once nothing is queued (time to exit). Only runs of the
+        local backend are this scheduler's; a damaged run is no run to it."""
         for slot, process in list(self.children.items()):
             if process.poll() is not None:
                 del self.children[slot]
-        queued = self.store.queued()
+        records = self.store.list()
+        queued = [r for r in in_queue_order(records) if (r.backend or "local") == "local"]
         if not queued:
             return False
-        running = [r for r in self.store.list() if r.status == "running"]
-        taken = busy_slots(self.slots, running, self.host) | set(self.children)
+        live = [r for r in records if r.status in status.LIVE]
+        taken = busy_slots(self.slots, live, self.host) | set(self.children)
         for record, slot in zip(queued, [s for s in self.slots if s not in taken]):
             self._start(record, slot)
         return True
 
     def _start(self, record: RunRecord, slot: str) -> None:
+        """Start one run; whatever happens to it, the scheduler carries on with the others."""
         try:
             process = launcher.launch(self.store, record.id, gpu=None if slot == CPU else slot, pipe=False)
-        except MoetuiError as e:  # taken or cancelled meanwhile: the next tick sees the new state
+        except MoetuiError as e:  # taken, cancelled, deleted or damaged meanwhile: the next tick sees the new state
             _log(f"skipped {record.id}: {e}")
             return
         except OSError as e:
-            self.store.update(record.id, status="failed", exit_reason=f"could not start the engine: {e}",
-                              ended=time.time())
             _log(f"failed to start {record.id}: {e}")
+            with contextlib.suppress(MoetuiError, OSError):
+                self.store.update(record.id, status="failed", exit_reason=f"could not start the engine: {e}",
+                                  ended=time.time())
             return
         self.children[slot] = process
         _log(f"started {record.id} on {slot} (pid {process.pid})")
@@ -134,16 +139,11 @@ def ensure_scheduler(store: RunStore, gpus: list[str] | str | None = None) -> in
     Two callers racing both start one; the loser finds the lock taken and exits."""
     if scheduler_running(store):
         return None
-    command = [sys.executable, "-m", "moetui.scheduler", "--runs-dir", str(store.root)]
     chosen = launcher.parse_gpus(gpus if not isinstance(gpus, list) else ",".join(gpus))
-    if chosen:
-        command += ["--gpus", ",".join(chosen)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_MOETUI_ROOT, env.get("PYTHONPATH")) if p)
+    command = python_command("moetui.scheduler", "--runs-dir", str(store.root),
+                             *(["--gpus", ",".join(chosen)] if chosen else []))
     with open(store.root / LOG_FILE, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                   start_new_session=True)
-    return process.pid
+        return spawn(command, stdout=log, stderr=log).pid
 
 
 def main(argv: list[str] | None = None) -> int:

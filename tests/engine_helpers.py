@@ -14,7 +14,7 @@ from engine.events import EventSink
 from engine.lifecycle import run_engine
 from engine.protocol import parse_lines
 from engine.rundir import CONFIG_FILE, EVENTS_FILE, read_run_json  # noqa: F401 (re-exported)
-from engine.train import StopRequest
+from engine.stop import StopRequest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "presets" / "quick.toml"

@@ -13,7 +13,7 @@ from engine.config import Config
 from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE
 from engine_helpers import ROOT, engine_env, of_type, quick_config, read_events, read_run_json, write_run
 from moetui.history import load_history
-from moetui.launcher import engine_command
+from moetui.backends.local import engine_command
 from moetui.runs import RunStore
 from tests.cli_helpers import fast_sets, moetui, wait_for_step
 

@@ -16,7 +16,8 @@ from engine.events import EventSink
 from engine.lifecycle import OOM_HINT, is_out_of_memory, run_engine
 from engine.protocol import EVENT_FIELDS, parse_line
 from engine.rundir import CHECKPOINT_FILE
-from engine.train import StopRequest, Trainer
+from engine.stop import StopRequest
+from engine.train import Trainer
 from engine.train import token_cache_dir as cache_dir_for
 from engine_helpers import (engine_command, engine_env, of_type, quick_config, read_events, read_run_json,
                             run_subprocess, train_in_process, write_run, ROOT)

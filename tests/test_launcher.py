@@ -15,8 +15,10 @@ import time
 import pytest
 
 from moetui import launcher, scheduler
+from moetui.backends.local import engine_command, engine_env
 from moetui.launcher import LaunchError
 from moetui.presets import load_preset
+from engine.identity import identify
 from engine.rundir import read_run_json
 from moetui.runs import RunRecord, RunStore, write_record
 from tests.cli_helpers import FAST, fast_sets, moetui, wait_for, wait_for_step
@@ -117,17 +119,17 @@ def test_a_run_being_started_cannot_be_taken_from_the_queue(store):
         thief.start()
         thief.join(0.5)
         assert thief.is_alive()  # waiting for the lock
-        write_record(record.path, {**read_run_json(record.path), "status": "running", "pid": os.getpid(),
-                                   "host": socket.gethostname()})
+        write_record(record.path, {**read_run_json(record.path), "status": "running",
+                                   **identify(os.getpid()).record()})
     thief.join(10)
-    assert outcome == [f"run mine is already running (pid {os.getpid()})"]
+    assert len(outcome) == 1 and outcome[0].startswith(f"run mine is already running (pid {os.getpid()}")
 
 
 def test_a_queued_run_can_be_cancelled_and_the_scheduler_skips_it(store):
     record = store.create(load_preset("quick")[0], name="waiting")
     result = moetui("stop", "waiting")
     assert result.exit_code == 0 and "took waiting off the queue" in result.stderr
-    assert store.get(record.id).status == "stopped" and store.queued() == []
+    assert store.get(record.id).status == "cancelled" and store.queued() == []
     assert scheduler.main(["--runs-dir", str(store.root)]) == 0  # nothing queued: exits at once
 
 
@@ -160,11 +162,11 @@ def test_visible_gpus_come_from_cuda_visible_devices(monkeypatch):
 
 
 def test_the_engine_command_and_environment_per_gpu_count(tmp_path):
-    assert launcher.engine_command(tmp_path, False, ["1"])[1:3] == ["-m", "engine"]
-    multi = launcher.engine_command(tmp_path, True, ["0", "1"])
-    assert multi[1:5] == ["-m", "engine.torchrun", "--standalone", "--nproc_per_node=2"]
+    assert engine_command(tmp_path, False, ["1"])[1:4] == ["-P", "-m", "engine"]
+    multi = engine_command(tmp_path, True, ["0", "1"])
+    assert multi[1:6] == ["-P", "-m", "engine.torchrun", "--standalone", "--nproc_per_node=2"]
     assert multi[-1] == "--resume"
-    assert launcher.engine_env(["0", "1"])["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert engine_env(["0", "1"])["CUDA_VISIBLE_DEVICES"] == "0,1"
     assert launcher.parse_gpus("0, 1") == ["0", "1"] and launcher.parse_gpus(None) == []
     with pytest.raises(LaunchError, match="'x' is not a device index"):
         launcher.parse_gpus("0,x")

@@ -4,14 +4,15 @@ run whose process vanished reads as crashed. No engine needed: run.json is the c
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tomllib
 
 import pytest
 
-from engine.rundir import read_run_json, update_run_json
+from engine.heartbeat import touch
+from engine.identity import identify, this_host
+from engine.rundir import HEARTBEAT_FILE, read_run_json, update_run_json
 from moetui.presets import load_preset
 from moetui.runs import RunBusy, RunNotFound, RunStore, make_run_id
 
@@ -84,7 +85,7 @@ def _dead_pid() -> int:
 
 def test_a_running_run_whose_process_is_gone_is_crashed(store, quick):
     record = store.create(quick, name="gone")
-    store.update(record.id, status="running", pid=_dead_pid(), host=socket.gethostname())
+    store.update(record.id, status="running", pid=_dead_pid(), host=this_host())
     assert store.get(record.id).status == "crashed"
     assert read_run_json(record.path)["status"] == "running"  # reading never rewrites history
 
@@ -92,7 +93,7 @@ def test_a_running_run_whose_process_is_gone_is_crashed(store, quick):
 def test_a_killed_child_not_yet_reaped_is_crashed_too(store, quick):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     record = store.create(quick, name="zombie")
-    store.update(record.id, status="running", pid=child.pid, host=socket.gethostname())
+    store.update(record.id, status="running", **identify(child.pid).record())
     assert store.get(record.id).status == "running"
     child.kill()
     try:
@@ -102,9 +103,11 @@ def test_a_killed_child_not_yet_reaped_is_crashed_too(store, quick):
         child.wait()
 
 
-def test_a_run_on_another_host_is_taken_at_its_word(store, quick):
+def test_a_run_on_another_host_is_taken_at_its_word_while_its_heartbeat_is_fresh(store, quick):
     record = store.create(quick, name="remote")
     store.update(record.id, status="running", pid=_dead_pid(), host="elsewhere")
+    assert store.get(record.id).status == "running"  # no heartbeat yet: starting up
+    touch(record.path / HEARTBEAT_FILE)
     assert store.get(record.id).status == "running"
 
 
@@ -119,7 +122,7 @@ def test_update_merges_fields_and_refuses_unknown_ones(store, quick):
 
 def test_delete_removes_a_run_but_not_a_live_one(store, quick):
     live = store.create(quick, name="live")
-    store.update(live.id, status="running", pid=os.getpid(), host=socket.gethostname())
+    store.update(live.id, status="running", **identify(os.getpid()).record())
     with pytest.raises(RunBusy, match="stop it first"):
         store.delete(live.id)
     done = store.create(quick, name="done")

@@ -4,10 +4,10 @@ runs through the scheduler with the real engine; waiting runs reorder and cancel
 from __future__ import annotations
 
 import os
-import socket
 
 from textual.widgets import DataTable, Input, OptionList, Select
 
+from engine.identity import identify
 from moetui.runs import RunStore
 from moetui.tui import create_app
 from moetui.tui.screens.prompt import Prompt
@@ -71,7 +71,7 @@ async def test_waiting_runs_move_up_and_cancel_from_the_queue(runs_dir):
         await pilot.press("y")
         await until(pilot, lambda: table.row_count == 1, what="the cancelled run to leave the queue")
     cancelled = store.get(ids["q1"])
-    assert cancelled.status == "stopped" and "cancelled" in cancelled.exit_reason
+    assert cancelled.status == "cancelled" and "off the queue" in cancelled.exit_reason
     assert [r.id for r in store.queued()] == [ids["q2"]]
 
 
@@ -80,7 +80,7 @@ async def test_moving_the_top_waiting_run_up_keeps_the_cursor_off_the_running_ru
     store = RunStore(runs_dir)
     ids = fixed_store(store)
     # A run on a device sits above the waiting ones; this process stands in for its engine.
-    store.update(ids["baseline"], status="running", pid=os.getpid(), host=socket.gethostname())
+    store.update(ids["baseline"], status="running", **identify(os.getpid()).record())
     app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+t")

@@ -21,7 +21,7 @@ from textual.screen import Screen
 
 from engine.config import Config
 from engine.rundir import LOG_FILE
-from moetui import launcher
+from moetui import launcher, status
 from moetui.errors import MoetuiError
 from moetui.tui.feeds import StoreWatcher, follow_pipe, watch_store
 from moetui.tui.log_tail import tail_lines
@@ -34,7 +34,6 @@ from moetui.tui.screens.run import RunScreen
 from moetui.tui.screens.runs import RunsScreen
 from moetui.tui.state import RunState
 
-FAILED = ("failed", "diverged", "crashed")
 
 
 class MoeTui(App):
@@ -77,7 +76,7 @@ class MoeTui(App):
         self.state.set_records(message.records)
         for record in message.records:
             was = before.get(record.id)
-            if was is not None and was != record.status and record.status in FAILED:
+            if was is not None and was != record.status and record.status in status.BAD:
                 self.notify(f"{record.name} {record.status}: {record.exit_reason or 'see its engine.log'}",
                             title="Run ended badly", severity="error", timeout=10)
         self.marked = [run_id for run_id in self.marked if run_id in self.state.records]
@@ -137,7 +136,7 @@ class MoeTui(App):
 
     def resume_run(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
-        if record is not None and record.status in ("running", "queued"):
+        if record is not None and record.status in status.ACTIVE:
             self.notify(f"{record.name} is {record.status}; nothing to resume.", severity="warning")
             return
         if self.launch_run(run_id, resume=True):
@@ -145,7 +144,7 @@ class MoeTui(App):
 
     def confirm_stop(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
-        if record is None or record.status != "running":
+        if record is None or record.status not in status.LIVE:
             self.notify(f"{self.run_name(run_id)} is not running.", severity="warning")
             return
 
@@ -169,14 +168,19 @@ class MoeTui(App):
         record = self.state.records.get(run_id)
         if record is None:
             return
-        if record.status == "running":
-            self.notify(f"{record.name} is running: stop it first.", severity="warning")
+        if record.status in status.LIVE:
+            self.notify(f"{record.name} is {record.status}: stop it first.", severity="warning")
             return
 
         def delete(yes: bool | None) -> None:
-            if yes:
+            if not yes:
+                return
+            try:
                 self.store.delete(run_id)
-                self.notify(f"Deleted {record.name}.")
+            except (OSError, MoetuiError) as error:
+                self.notify(f"Cannot delete {record.name}: {error}", severity="error")
+                return
+            self.notify(f"Deleted {record.name}.")
 
         self.push_screen(Confirm(f"Delete {record.name} and all its files?"), delete)
 

@@ -18,7 +18,7 @@ from engine.protocol import parse_line
 from engine.rundir import EVENTS_FILE
 from moetui.history import EventTail
 from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
-from moetui.tui.state import ACTIVE_STATUSES
+from moetui.status import ACTIVE
 
 Post = Callable[[Any], object]
 _POLL_S = 0.2  # how often a blocked pipe read looks at the stop flag
@@ -72,7 +72,7 @@ class StoreWatcher:
             self._status[record.id] = record.status
             if record.id in self.piped:
                 continue
-            if seen is not None and seen == record.status and record.status not in ACTIVE_STATUSES:
+            if seen is not None and seen == record.status and record.status not in ACTIVE:
                 continue
             tail = self._tails.get(record.id)
             if tail is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from moetui.history import RunHistory
 from moetui.report.cells import count
+from moetui.status import RUNNING
 from moetui.tui.progress import clock, eta_seconds, number
 
 # (key, header) in display order
@@ -46,7 +47,7 @@ def run_row(record: Any, history: RunHistory, marked: bool) -> RunRow:
     step, max_steps = history.last_step, history.max_steps
     elapsed = history.wall_time
     first = (history.start or {}).get("step") or 0
-    eta = eta_seconds(step, max_steps, elapsed, first) if record.status == "running" else None
+    eta = eta_seconds(step, max_steps, elapsed, first) if record.status == RUNNING else None
     loss, val_loss = _last(history.loss), _last(history.val_loss)
     ppl, tps = _last(history.val_perplexity), _last(history.tokens_per_s)
     cells = (

@@ -11,8 +11,6 @@ from typing import Any
 
 from moetui.history import RunHistory
 
-ACTIVE_STATUSES = ("queued", "running")
-
 
 class RunState:
     def __init__(self) -> None:

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
 from moetui.runs import in_queue_order
+from moetui.status import LIVE
 from moetui.tui.queue_order import move
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.live import LiveScreen
@@ -43,7 +44,7 @@ class QueueScreen(LiveScreen):
 
     def redraw(self) -> None:
         state = self.app.state
-        running = [r for r in state.ordered() if r.status == "running"]
+        running = [r for r in state.ordered() if r.status in LIVE]
         rows = running + in_queue_order(state.records.values())
         table = self.query_one(DataTable)
         keep, keep_id = table.cursor_row, self._current()  # the cursor follows its run as the queue moves
@@ -84,7 +85,7 @@ class QueueScreen(LiveScreen):
         record = self.app.state.records.get(run_id) if run_id else None
         if record is None:
             return
-        if record.status == "running":
+        if record.status in LIVE:
             self.app.confirm_stop(run_id)
             return
 

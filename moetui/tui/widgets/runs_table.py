@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 
 from moetui.tui.runs_rows import COLUMNS, RunRow, shorten
 
-STATUS_STYLES = {"running": "bold green", "queued": "cyan", "completed": "", "stopped": "yellow",
-                 "failed": "bold red", "diverged": "bold red", "crashed": "bold red"}
+STATUS_STYLES = {"running": "bold green", "stopping": "green", "stalled": "bold yellow", "queued": "cyan",
+                 "completed": "", "stopped": "yellow", "cancelled": "dim", "failed": "bold red", "diverged": "bold red",
+                 "crashed": "bold red", "damaged": "bold magenta"}
 _KEYS = [key for key, _ in COLUMNS]
 _STATUS = _KEYS.index("status")
 _SHORTENED = (_KEYS.index("name"), _KEYS.index("group"))
