@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from textual.widgets import DataTable
 
 from engine.identity import identify, this_host
 from engine.rundir import HEARTBEAT_FILE, update_run_json
@@ -19,7 +20,10 @@ from moetui import launcher, scheduler, status
 from moetui.launcher import LaunchError
 from moetui.presets import load_preset
 from moetui.runs import RunStore
+from moetui.tui import create_app
+from moetui.tui.screens.confirm import Confirm
 from tests.cli_helpers import FAST, moetui, wait_for, wait_for_step
+from tests.tui_pilot import scenario, until
 
 
 @pytest.fixture
@@ -160,3 +164,21 @@ def test_code_in_the_working_directory_never_replaces_the_engine(store, token_ca
     process = launcher.launch(store, record.id, pipe=False)
     assert process.wait(timeout=90) == 0, (record.path / "engine.log").read_text()
     assert store.get(record.id).status == "completed"
+
+
+@scenario
+async def test_the_tui_resumes_a_stalled_run_of_another_host_only_after_asking(store, token_cache_dir):
+    record = store.create(_config(token_cache_dir, steps=2), name="node7")
+    launcher.launch(store, record.id, pipe=False).wait(timeout=90)
+    update_run_json(record.path, status="running", host="node7.cluster", pid=1, pid_started=1.0)
+    _age(record.path / HEARTBEAT_FILE, status.DEFAULT_STALL_AFTER_S + status.REMOTE_GRACE_S + 10)
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one("#runs", DataTable)
+        await until(pilot, lambda: table.row_count == 1 and table.get_row_at(0)[3].plain == "stalled",
+                    what="the stalled run")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, Confirm), what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: store.get(record.id).status == "completed", timeout=90, what="the resumed run")
+    assert store.get(record.id).host == this_host()

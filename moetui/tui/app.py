@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from engine.config import Config
+from engine.identity import this_host
 from engine.rundir import LOG_FILE
 from moetui import launcher, status
 from moetui.errors import MoetuiError
@@ -105,11 +106,11 @@ class MoeTui(App):
         return record.name if record else run_id
 
     # ---- run actions (screens call these) ------------------------------------------------
-    def launch_run(self, run_id: str, resume: bool = False) -> bool:
+    def launch_run(self, run_id: str, resume: bool = False, force: bool = False) -> bool:
         """Start the engine for a stored run and follow its stdout pipe."""
         self._piped.add(run_id)
         try:
-            process = launcher.launch(self.store, run_id, resume=resume)
+            process = launcher.launch(self.store, run_id, resume=resume, force=force)
         except (OSError, launcher.LaunchError) as error:
             self._piped.discard(run_id)
             self.notify(f"{self.run_name(run_id)}: {error}", title="Engine failed to start", severity="error")
@@ -136,10 +137,18 @@ class MoeTui(App):
 
     def resume_run(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
+        if record is not None and record.status == status.STALLED and record.host != this_host():
+            self.push_screen(Confirm(f"{record.name} runs on {record.host}, which shows no progress "
+                                     f"({record.exit_reason}). Resume it here anyway? Only if that host "
+                                     "or its engine is gone for good."), partial(self._resume, run_id, True))
+            return
         if record is not None and record.status in status.ACTIVE:
             self.notify(f"{record.name} is {record.status}; nothing to resume.", severity="warning")
             return
-        if self.launch_run(run_id, resume=True):
+        self._resume(run_id, False, True)
+
+    def _resume(self, run_id: str, force: bool, yes: bool | None) -> None:
+        if yes and self.launch_run(run_id, resume=True, force=force):
             self.notify(f"Resuming {self.run_name(run_id)}.")
 
     def confirm_stop(self, run_id: str) -> None:
