@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import itertools
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
 
 RUNS_ENV = "MOETUI_RUNS"
+NAMES_LOCK = ".names"  # held while a new run picks its name (lock file .names.lock)
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -183,19 +185,32 @@ class RunStore:
             reason = "not a directory" if self.root.exists() else e.strerror  # mkdir says "File exists"
             raise MoetuiError(f"cannot keep runs in {self.root}: {reason}",
                               f"choose another store with --runs-dir or ${RUNS_ENV}") from None
-        run_dir = self._new_dir(name, now)  # not a run until run.json exists: `list` skips it
-        record = RunRecord(id=run_dir.name, name=name, path=run_dir, preset=preset, study=study, variant=variant,
-                           seed=config.train.seed if seed is None else seed, status=status,
-                           git_commit=source_commit(), created=now, queue_order=queue_order)
-        atomic_write_text(run_dir / CONFIG_FILE, config.to_toml())
-        with locked(run_dir / RUN_FILE):
-            write_record(run_dir, {k: v for k, v in dataclasses.asdict(record).items() if k != "path"})
+        with contextlib.ExitStack() as held:
+            with locked(self.root / NAMES_LOCK):  # two launches at once must not both take `quick-2`
+                name = unique_name(name, self.names())
+                run_dir = self._new_dir(name, now)  # not a run until run.json exists: `list` skips it
+                record = RunRecord(id=run_dir.name, name=name, path=run_dir, preset=preset, study=study,
+                                   variant=variant, seed=config.train.seed if seed is None else seed, status=status,
+                                   git_commit=source_commit(), created=now, queue_order=queue_order)
+                atomic_write_text(run_dir / CONFIG_FILE, config.to_toml())
+                held.enter_context(locked(run_dir / RUN_FILE))
+                write_record(run_dir, {k: v for k, v in dataclasses.asdict(record).items() if k != "path"})
             yield record
 
     def create(self, config: Config, **fields: Any) -> RunRecord:
         """`creating` for callers that do not start the run themselves (see there)."""
         with self.creating(config, **fields) as record:
             return record
+
+    def names(self) -> set[str]:
+        """The names runs already have (read straight from run.json: no liveness probes)."""
+        names = set()
+        for run_dir in self.root.iterdir() if self.root.is_dir() else ():
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                name = read_run_json(run_dir).get("name") if not run_dir.name.startswith(".") else None
+                if isinstance(name, str):
+                    names.add(name)
+        return names
 
     def _new_dir(self, name: str, now: float) -> Path:
         for bump in range(1000):
@@ -299,6 +314,14 @@ class RunStore:
     def queued(self) -> list[RunRecord]:
         """Runs waiting to start, in the order the scheduler starts them."""
         return in_queue_order(self.list())
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """`name`, or `name-2`, `name-3`, ... when taken: a name must pick out one run in
+    `show`, `stop` and the report's rows, so a second launch of `quick` is `quick-2`."""
+    if name not in taken:
+        return name
+    return next(f"{name}-{n}" for n in itertools.count(2) if f"{name}-{n}" not in taken)
 
 
 def _damaged(run_dir: Path, reason: str) -> RunRecord:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_run_id_reads_as_a_time_stamp():
 def test_get_by_id_prefix_or_name_and_ambiguity_is_an_error(store, quick):
     a = store.create(quick, name="alpha")
     store.create(quick, name="beta")
-    store.create(quick, name="beta")
+    twin = store.create(quick, name="beta")
+    update_run_json(twin.path, name="beta")  # two runs of one name, as an older moetui could leave them
     assert store.get(a.id).name == "alpha"
     assert store.get("alpha").id == a.id
     assert store.get(a.id[:-3]).id == a.id  # unique prefix
@@ -75,6 +77,18 @@ def test_get_by_id_prefix_or_name_and_ambiguity_is_an_error(store, quick):
         store.get("beta")
     with pytest.raises(RunNotFound, match="no run 'alpah'.*did you mean 'alpha'"):
         store.get("alpah")
+
+
+def test_a_second_run_of_a_name_gets_the_next_free_one(store, quick):
+    names = [store.create(quick, name="quick").name for _ in range(3)]
+    assert names == ["quick", "quick-2", "quick-3"]
+    assert store.create(quick, preset="quick").name == "quick-4"  # unnamed: the preset's name, made unique
+
+
+def test_runs_created_at_once_get_different_names(store, quick):
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda _: store.create(quick, name="race").name, range(16)))
+    assert len(set(names)) == 16
 
 
 def _dead_pid() -> int:
