@@ -8,6 +8,7 @@ exposes it to generated UIs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -22,10 +23,12 @@ import tomli_w
 class ConfigError(ValueError):
     """A user-fixable config problem: names the field, the bad value and the rule."""
 
-    def __init__(self, key: str, value: Any, rule: str, where: str = "") -> None:
+    def __init__(self, key: str, value: Any, rule: str, where: str = "", typed: str | None = None) -> None:
+        """`typed`: the value as a person typed it, shown instead of the parsed one -- the range
+        error of `max_steps=1e100` must quote 1e100, not the 101-digit integer it parses to."""
         self.key, self.value, self.rule, self.where = key, value, rule, where
         prefix = f"{where}: " if where else ""
-        shown = "" if value is _MISSING else f" = {value!r}"
+        shown = "" if value is _MISSING else f" = {typed if typed is not None else repr(value)}"
         super().__init__(f"{prefix}{key}{shown}: {rule}")
 
 
@@ -175,13 +178,18 @@ class Config:
         return Config.from_dict(self.to_dict())
 
     def apply_overrides(self, overrides: list[str], where: str = "override") -> "Config":
-        """Return a copy with `section.key=value` strings applied (values parsed per field type)."""
+        """Return a copy with `section.key=value` strings applied: each value parsed per field type
+        and checked against its field's own rule (cross-field rules wait for `validate`)."""
         cfg = self.copy()
         for item in overrides:
             key, sep, text = item.partition("=")
             if not sep or not key.strip():
                 raise ConfigError(item, _MISSING, "expected section.key=value, e.g. model.d_model=512", where)
-            set_value(cfg, key.strip(), parse_text(field_spec(key.strip(), where), text.strip(), where), where)
+            spec, text = field_spec(key.strip(), where), text.strip()
+            value = parse_text(spec, text, where)
+            # Checked here, not only in validate, so that the error quotes what was typed.
+            check_value(spec, value, where, typed=text if spec.type in (int, float) else None)
+            set_value(cfg, spec.key, value, where)
         return cfg
 
     def get(self, key: str) -> Any:
@@ -300,16 +308,29 @@ def parse_text(spec: FieldSpec, text: str, where: str = "") -> Any:
             if low in ("false", "0", "no", "off"):
                 return False
             raise ValueError
-        if spec.type is int:
-            number = float(text)  # accepts "1e4" and "2000.0" but not "2.5"
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if spec.type is float:
-            return float(text)
+        if spec.type in (int, float):
+            return _number(spec, text, where)
         return text.strip("\"'")
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(spec.key, text, f"expected {spec.type.__name__}", where) from None
+
+
+def _number(spec: FieldSpec, text: str, where: str) -> int | float:
+    """An int field takes "1e4" and "2000.0" but not "2.5"; whole digits are read exactly, so
+    10**30 typed in full is not rounded to 1000000000000000019884624838656."""
+    if spec.type is int:
+        with contextlib.suppress(ValueError):
+            return int(text)
+    number = float(text)
+    if not math.isfinite(number):  # "nan", "inf", and "1e400", which overflows to inf
+        raise ConfigError(spec.key, text, "must be a finite number", where, typed=text)
+    if spec.type is float:
+        return number
+    if not number.is_integer():
+        raise ValueError(text)
+    return int(number)
 
 
 def set_value(cfg: Config, key: str, value: Any, where: str = "") -> None:
@@ -321,17 +342,18 @@ def set_value(cfg: Config, key: str, value: Any, where: str = "") -> None:
     setattr(getattr(cfg, spec.section), spec.name, value)
 
 
-def check_value(spec: FieldSpec, value: Any, where: str = "") -> None:
-    """Per-field rule: type, bounds, choices. Raises ConfigError naming the rule."""
+def check_value(spec: FieldSpec, value: Any, where: str = "", typed: str | None = None) -> None:
+    """Per-field rule: type, bounds, choices. Raises ConfigError naming the rule (quoting
+    `typed`, the text the value came from, when there is one)."""
     if spec.choices is not None and value not in spec.choices:
-        raise ConfigError(spec.key, value, f"must be one of {', '.join(spec.choices)}", where)
+        raise ConfigError(spec.key, value, f"must be one of {', '.join(spec.choices)}", where, typed)
     if spec.type in (int, float):
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(spec.key, value, "must be a finite number", where)
+            raise ConfigError(spec.key, value, "must be a finite number", where, typed)
         if spec.min is not None and value < spec.min:
-            raise ConfigError(spec.key, value, f"must be >= {format_value(spec.min)}", where)
+            raise ConfigError(spec.key, value, f"must be >= {format_value(spec.min)}", where, typed)
         if spec.max is not None and value > spec.max:
-            raise ConfigError(spec.key, value, f"must be <= {format_value(spec.max)}", where)
+            raise ConfigError(spec.key, value, f"must be <= {format_value(spec.max)}", where, typed)
 
 
 def _cross_rules(c: Config) -> list[tuple[str, bool, str]]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, ConfigError, parse_toml
+from moetui import preflight
 from moetui.errors import MoetuiError
 
 PRESETS_ENV = "MOETUI_PRESETS"
@@ -113,6 +114,9 @@ def _read(path: Path) -> dict[str, Any]:
         raise PresetError(str(e)) from None
     except OSError as e:
         raise PresetError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8; a file saved as Latin-1 or a binary one is not
+        raise PresetError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})",
+                          "save it as UTF-8") from None
 
 
 def _description(path: Path) -> str:
@@ -138,7 +142,8 @@ def _layered(name: str, seen: tuple[str, ...] = (), child: Path | None = None
     """The preset's tables merged over those of the presets it extends (`child`: the file
     whose `extends` named this one, so that a missing parent points at the line to fix)."""
     if name in seen:
-        raise PresetError(f"preset {name!r} extends itself through {' -> '.join(seen + (name,))}")
+        raise PresetError(f"{child}: extends {name!r}, a cycle: {' -> '.join(seen + (name,))}",
+                          "one preset of the cycle must extend another preset, or none")
     try:
         path = _find("preset", name)
     except PresetError as e:
@@ -188,6 +193,9 @@ def _variant(raw: Any, where: str) -> Variant:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"]:
         raise PresetError(f"{where}: every [[variant]] needs a name", 'e.g. name = "low_dropout"')
     _unknown_keys(raw, _VARIANT_KEYS, f"{where} variant {raw['name']!r}")
+    problem = preflight.name_problem(raw["name"])  # it becomes part of each run's name
+    if problem:
+        raise PresetError(f"{where}: variant name {raw['name']!r} {problem}", "name it on one line")
     overrides = raw.get("overrides", [])
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
         raise PresetError(f"{where} variant {raw['name']!r}: overrides must be a list of strings",
@@ -203,6 +211,10 @@ def load_study(name: str) -> Study:
     base = data.get("base")
     if not isinstance(base, str):
         raise PresetError(f"{where}: base must name a preset", 'e.g. base = "baseline"')
+    try:  # here, so that the error names this file rather than only the missing preset
+        _find("preset", base)
+    except PresetError as e:
+        raise PresetError(f"{where}: base: {e.message}", e.hint) from None
     seeds = data.get("seeds", [])
     if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise PresetError(f"{where}: seeds must be a list of integers", "e.g. seeds = [42, 43]")
@@ -219,9 +231,10 @@ def load_study(name: str) -> Study:
 
 def study_configs(study: Study, base: str | Config | None = None,
                   seeds: list[int] | None = None) -> list[tuple[str, int, Config]]:
-    """(variant name, seed, validated config) for every variant x seed, seed-major so that a
-    study cut short still holds complete comparisons. `base` replaces the study's base
-    preset (a preset name, or an edited config); `seeds` replaces the study's seeds."""
+    """(variant name, seed, validated config, ready for this machine: see `preflight.ready`)
+    for every variant x seed, seed-major so that a study cut short still holds complete
+    comparisons. `base` replaces the study's base preset (a preset name, or an edited
+    config); `seeds` replaces the study's seeds."""
     if base is None or isinstance(base, str):
         base_config = load_preset(base or study.base)[0]
     else:
@@ -234,7 +247,10 @@ def study_configs(study: Study, base: str | Config | None = None,
             try:
                 config = base_config.apply_overrides(variant.overrides, where)
                 config.train.seed = seed
-                out.append((variant.name, seed, config.validate(where)))
+                # Every run checked here, before the first is queued: no half-queued study.
+                out.append((variant.name, seed, preflight.ready(config.validate(where))))
             except ConfigError as e:
                 raise PresetError(str(e)) from None
+            except preflight.PreflightError as e:
+                raise PresetError(f"{where}: {e.message}", e.hint) from None
     return out

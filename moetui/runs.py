@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator
 from engine.config import Config
 from engine.heartbeat import age as heartbeat_age
 from engine.rundir import CONFIG_FILE, HEARTBEAT_FILE, RUN_FILE, atomic_write_text, locked, read_run_json
-from moetui import status
+from moetui import preflight, status
 from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
 
@@ -176,6 +176,7 @@ class RunStore:
         the scheduler can claim it from the queue. The config must be valid: a run that
         cannot start never reaches the store."""
         config.validate("config")
+        config = preflight.ready(config, name)
         name = name or preset or "run"
         now = time.time()
         self.check_writable()

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from engine.config import Config, iter_fields
-from moetui.presets import load_preset
+from moetui.presets import list_presets, load_preset
 from moetui.runs import RunStore
 from tests.cli_helpers import moetui
 
@@ -27,7 +27,7 @@ BAD_INPUT = {
     "override without =": (["run", "quick", "--set", "model.d_model"], "expected section.key=value"),
     "unknown key": (["run", "quick", "--set", "model.d_modle=3"], "unknown key; did you mean 'model.d_model'?"),
     "key in the wrong section": (["run", "quick", "--set", "train.dropout=0"], "did you mean 'model.dropout'?"),
-    "out of range": (["run", "quick", "--set", "model.dropout=2"], "model.dropout = 2.0: must be <= 0.9"),
+    "out of range": (["run", "quick", "--set", "model.dropout=2"], "model.dropout = 2: must be <= 0.9"),
     "wrong type": (["run", "quick", "--set", "train.max_steps=ten"], "train.max_steps = 'ten': expected int"),
     "cross-field rule": (["run", "quick", "--set", "moe.top_k=5"], "moe.top_k = 5: must be <= moe.num_experts (4)"),
     "TOML syntax error": (["run", "broken"], "broken.toml: toml: TOML syntax error"),
@@ -160,13 +160,36 @@ def test_presets_lists_every_preset_and_study(runs_dir):
 def test_config_prints_the_resolved_preset_as_a_usable_toml(runs_dir, tmp_path):
     result = moetui("config", "baseline", "--set", "model.dropout=0.05", "--set", "train.max_steps=40")
     assert result.exit_code == 0
-    table = tomllib.loads(result.stdout)
-    assert table.pop("description").startswith("Blueberry MoE baseline")
+    assert result.stdout.splitlines()[1].startswith("# Blueberry MoE baseline")  # the description, as a comment
     expected = load_preset("baseline")[0].apply_overrides(["model.dropout=0.05", "train.max_steps=40"])
-    assert Config.from_dict(table) == expected
+    assert Config.from_toml(result.stdout) == expected
     saved = tmp_path / "mine.toml"
     saved.write_text(result.stdout)
-    assert moetui("config", str(saved)).stdout.split("\n", 1)[1] == result.stdout.split("\n", 1)[1]
+    assert Config.from_toml(moetui("config", str(saved)).stdout) == expected
+
+
+@pytest.mark.parametrize("preset", sorted(list_presets()))
+def test_config_output_is_what_the_engine_reads(preset, tmp_path):
+    """`python -m engine --config FILE` loads FILE with engine.lifecycle.load_config."""
+    from engine.lifecycle import load_config
+
+    result = moetui("config", preset, "--set", "train.seed=7")
+    assert result.exit_code == 0
+    saved = tmp_path / "config.toml"
+    saved.write_text(result.stdout)
+    assert load_config(saved) == load_preset(preset)[0].apply_overrides(["train.seed=7"])
+
+
+def test_a_description_full_of_markup_and_control_characters_stays_a_comment(tmp_path, monkeypatch):
+    folder = tmp_path / "user-presets"
+    folder.mkdir()
+    (folder / "odd.toml").write_text('description = "[/x] first\\nsecond\\u0007 [b]bold"\n[train]\nmax_steps = 5\n')
+    monkeypatch.setenv("MOETUI_PRESETS", str(folder))
+    printed = moetui("config", "odd", "--set", "model.dropout=0.2")
+    assert printed.stdout.splitlines()[:3] == ["# odd with model.dropout=0.2", "# [/x] first", "# second\\x07 [b]bold"]
+    assert Config.from_toml(printed.stdout).train.max_steps == 5
+    listed = moetui("presets")
+    assert listed.exit_code == 0 and "[/x] first" in listed.stdout
 
 
 def test_help_lists_every_config_key_from_the_schema(runs_dir):

@@ -78,7 +78,7 @@ def test_a_bad_override_names_the_key_the_value_and_the_rule(override, message):
 ])
 def test_validation_names_field_value_and_rule(override, key, rule):
     with pytest.raises(ConfigError) as info:
-        Config().apply_overrides([override]).validate("my.toml")
+        Config().apply_overrides([override], "my.toml").validate("my.toml")
     error = info.value
     assert error.key == key and rule in error.rule and str(error).startswith("my.toml: ")
 
@@ -113,8 +113,24 @@ def test_derived_values_follow_the_seed_rules():
 
 def test_parse_text_reads_what_a_person_types_into_a_form():
     assert parse_text(field_spec("train.seed"), "1e3") == 1000
+    assert parse_text(field_spec("train.seed"), str(10**30)) == 10**30  # exact, not float-rounded
     assert parse_text(field_spec("model.embed_scale"), "off") is False
     assert parse_text(field_spec("data.source"), '"embedded"') == "embedded"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.max_steps=1e100", "train.max_steps = 1e100: must be <= 100000000"),  # not its 101 digits
+    (f"train.seed={10**30}", f"train.seed = {10**30}: must be <= 2147483647"),
+    ("model.dropout=1e100", "model.dropout = 1e100: must be <= 0.9"),  # not 1e+100
+    ("train.max_steps=nan", "train.max_steps = nan: must be a finite number"),
+    ("train.max_steps=-Infinity", "train.max_steps = -Infinity: must be a finite number"),
+    ("optim.muon_lr=NaN", "optim.muon_lr = NaN: must be a finite number"),
+    ("optim.muon_lr=1e400", "optim.muon_lr = 1e400: must be a finite number"),  # overflows to inf
+])
+def test_an_override_error_quotes_the_number_as_typed(override, message):
+    with pytest.raises(ConfigError) as info:
+        Config().apply_overrides([override], "--set")
+    assert str(info.value) == f"--set: {message}"
 
 
 def test_the_quick_preset_is_a_valid_small_config():

@@ -209,6 +209,24 @@ def test_a_toml_syntax_error_names_the_file_and_line(user_presets):
     assert presets.list_presets()["broken"].startswith("(broken")  # listing still works
 
 
+def test_a_file_that_is_not_utf8_is_named_and_the_listing_survives_it(user_presets):
+    """The TUI's launch list and `moetui presets` read every description."""
+    (user_presets / "latin1.toml").write_bytes(b'description = "caf\xe9"\n')
+    with pytest.raises(PresetError, match=r"latin1\.toml: not UTF-8 text \(byte 0xe9 at offset 18\)"):
+        load_preset("latin1")
+    listed = presets.list_presets()
+    assert listed["latin1"].startswith("(broken") and listed["quick"]
+
+
+def test_a_study_names_its_file_when_its_base_or_a_variant_name_is_wrong(user_presets):
+    (user_presets / "studies" / "orphan.toml").write_text('base = "gone"\n[[variant]]\nname = "a"\n')
+    with pytest.raises(PresetError, match=r"studies/orphan\.toml: base: unknown preset 'gone'"):
+        load_study("orphan")
+    (user_presets / "studies" / "lines.toml").write_text('base = "quick"\n[[variant]]\nname = "a\\nb"\n')
+    with pytest.raises(PresetError, match=r"studies/lines\.toml: variant name 'a\\nb' holds a control character"):
+        load_study("lines")
+
+
 def test_a_bad_key_in_a_preset_names_the_file_and_the_close_key(user_presets):
     (user_presets / "typo.toml").write_text('[model]\nd_modle = 3\n')
     with pytest.raises(PresetError, match=r"typo\.toml.*model\.d_modle.*did you mean 'model\.d_model'"):

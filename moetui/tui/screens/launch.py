@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from engine.config import Config
 from moetui import presets
+from moetui.errors import MoetuiError
 from moetui.tui import launching
 from moetui.tui.field_commands import FieldCommands
 from moetui.tui.screens.prompt import Prompt
@@ -213,7 +214,7 @@ class LaunchScreen(Screen):
             try:
                 seeds = launching.parse_seeds(answer)
                 count = launching.queue_study(self.app.store, study, self.base_name, config, seeds)
-            except (ValueError, presets.PresetError) as error:
+            except (ValueError, MoetuiError) as error:  # a bad seed, a variant not ready here, a read-only store
                 self.notify(str(error), title="Cannot queue the study", severity="error")
                 return
             self.notify(f"Queued {count} runs of study {study.name}.")
