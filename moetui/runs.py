@@ -307,6 +307,9 @@ class RunStore:
     def check_writable(self) -> None:
         """Refuse at once, in one line, a store this process cannot change (read-only disk,
         no permission), before any half of a change is made."""
+        if self.root.exists() and not self.root.is_dir():
+            raise MoetuiError(f"cannot keep runs in {self.root}: not a directory",
+                              f"choose another store with --runs-dir or ${RUNS_ENV}")
         target = self.root if self.root.exists() else self.root.parent
         if target.exists() and not os.access(target, os.W_OK | os.X_OK):
             raise MoetuiError(f"the run store {self.root} is read-only here",
