@@ -9,12 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine.config import ConfigError, config_diff
+from engine.config import Config, ConfigError, config_diff
 from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, LOG_FILE
 from moetui import launcher, presets, status as statuses
 from moetui.cli_common import RunsDir, fail, store_from, user_errors
 from moetui.history import load_history
 from moetui.live import summary
+from moetui.report.run_config import read_run_config
 from moetui.runs import RunRecord
 from moetui.tui.progress import clock, number
 
@@ -22,7 +23,12 @@ RunRef = Annotated[str, typer.Argument(help="Run id, unique id prefix, or name")
 
 
 def _when(stamp: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "–"
+    if not stamp:
+        return "–"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
+    except (OverflowError, OSError, ValueError):  # a hand-edited run.json: a year past 9999
+        return f"{stamp!r} (not a time)"
 
 
 def _group(record: RunRecord) -> str:
@@ -50,19 +56,25 @@ def ls_command(
         rows.append([record.id, record.name, _group(record), record.status, step,
                      number(history.val_loss[-1] if history.val_loss else None)])
     headers = ["id", "name", "study/variant", "status", "step", "val loss"]
-    console = Console()
+    console = Console(markup=False)  # names are the user's text: "[b]" in one is not markup
     if _width(headers, rows) > console.width:  # ids end with the name, which holds study and variant
         keep = [i for i, header in enumerate(headers) if header not in _IN_ID]
         headers, rows = [headers[i] for i in keep], [[row[i] for i in keep] for row in rows]
     table = Table(box=None, pad_edge=False)
     for header in headers:  # no_wrap: an id must stay whole, to be copied into the next command
         table.add_column(header, no_wrap=True)
+    if any(record.damaged for record in records):  # why, cut to the room left (`show` has it whole)
+        room = console.width - _width(headers, rows) - 2
+        table.add_column("problem", no_wrap=True, overflow="ellipsis", max_width=max(room, _MIN_PROBLEM))
+        rows = [[*row, record.exit_reason or ""] if record.damaged else [*row, ""]
+                for row, record in zip(rows, records)]
     for row in rows:
         table.add_row(*row)
     console.print(table)
 
 
 _IN_ID = ("name", "study/variant")
+_MIN_PROBLEM = 16
 
 
 def _width(headers: list[str], rows: list[list[str]]) -> int:
@@ -76,19 +88,21 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
     store = store_from(runs_dir)
     record = store.get(run)
     history = load_history(record.path / EVENTS_FILE)
+    config, config_problem = read_run_config(record.path)
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")
     table.add_column()
     rows = {
         "id": record.id, "name": record.name, "status": record.status, "preset": record.preset or "–",
-        "study/variant": _group(record), "seed": str(record.seed), "device": record.device or "–",
+        "study/variant": _group(record), "seed": _or_dash(record.seed), "device": record.device or "–",
         "host / pid": f"{record.host or '–'} / {record.pid or '–'}", "git commit": record.git_commit or "–",
         "created": _when(record.created), "started": _when(record.started), "ended": _when(record.ended),
-        "exit reason": record.exit_reason or "–", "path": str(record.path),
+        "damaged" if record.damaged else "exit reason": record.exit_reason or "–", "path": str(record.path),
         "checkpoint": "yes" if (record.path / CHECKPOINT_FILE).is_file() else "no",
     }
     if history.start:
-        rows["params"] = f"{history.params_total:,} total, {history.params_active:,} active per token"
+        rows["params"] = (f"{_or_dash(history.params_total, ',')} total, "
+                          f"{_or_dash(history.params_active, ',')} active per token")
         rows["progress"] = summary(history, record.name)
         rows["train loss"] = number(history.loss[-1] if history.loss else None)
         if history.val_loss:
@@ -97,28 +111,26 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
         if history.tokens_per_s:
             rows["tokens/s"] = f"{history.tokens_per_s[-1]:,.0f}"
         rows["wall time"] = clock(history.wall_time)
-    rows["changes from preset"] = _changes(store, record)
+    rows["changes from preset"] = _changes(record, config) if config else "(config unreadable)"
     for key, value in rows.items():
         table.add_row(key, value)
-    Console().print(table)
-    typer.echo(f"\n# config ({record.path / CONFIG_FILE})\n{_config_text(record)}")
+    Console(markup=False).print(table)  # names and reasons are text, never markup
+    if config is None:
+        typer.echo(f"\n(config unreadable: {config_problem})")
+    else:  # TOML as the store wrote it before launch, ready to save as a preset
+        typer.echo(f"\n# config ({record.path / CONFIG_FILE})\n{config.to_toml().rstrip()}")
 
 
-def _config_text(record: RunRecord) -> str:
-    """The run's resolved config as written before launch (raw, so that it can be saved as a preset)."""
-    try:
-        return (record.path / CONFIG_FILE).read_text().rstrip("\n")
-    except OSError as e:
-        return f"# unreadable: {e.strerror}"
+def _or_dash(value: object, spec: str = "") -> str:
+    return "–" if value is None else format(value, spec)
 
 
-def _changes(store, record: RunRecord) -> str:
+def _changes(record: RunRecord, config: Config) -> str:
     """What the run's config changes from its preset, e.g. `model.dropout 0.1 → 0.05`."""
     if not record.preset:
         return "–"
     try:
-        base = presets.load_preset(record.preset)[0]
-        diff = config_diff(base, store.config(record.id))
+        diff = config_diff(presets.load_preset(record.preset)[0], config)
     except (presets.PresetError, ConfigError, OSError) as e:
         return f"(cannot compare: {e})"
     return "\n".join(f"{key} {old!r} → {new!r}" for key, old, new in diff) or "none"

@@ -9,11 +9,12 @@ no textual; plain lists of floats are fast enough for charts of a few thousand p
 
 from __future__ import annotations
 
+import math
 import os
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.protocol import parse_line
 
@@ -22,9 +23,56 @@ _EVAL_SERIES = ("val_loss", "val_accuracy", "val_perplexity")
 _NAN = float("nan")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _number(value: Any) -> float:
     """Events write NaN/inf as null; a chart needs a float in every slot, so null -> NaN."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _NAN
+    return float(value) if _is_number(value) else _NAN
+
+
+def _finite(value: Any) -> float | None:
+    """A time or count a view formats as a clock or an integer, which NaN and inf cannot be."""
+    return float(value) if _is_number(value) and math.isfinite(value) else None
+
+
+def _is_load(value: Any) -> bool:
+    """Expert load as the view draws it: per layer, a non-empty list of finite shares."""
+    return isinstance(value, list) and all(
+        isinstance(layer, list) and layer and all(_is_number(s) and math.isfinite(s) for s in layer)
+        for layer in value)
+
+
+# The type of every field of the events other than step and eval (engine/protocol.py
+# names them; step and eval events are folded field by field through `_number`, so any
+# value there is safe). A value of another type is dropped as the event is read: a damaged
+# line then reads like one the engine wrote without that field, which every view handles,
+# rather than a value that breaks whoever formats it ("x" as a parameter count, [] as the
+# config, a string as the time an error was raised).
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    **dict.fromkeys(("t", "wall_time", "tokens_per_s"), _is_number),
+    **dict.fromkeys(("step", "params_total", "params_active", "world_size", "tokens_per_step", "max_steps",
+                     "vocab_size", "done", "total"), _is_int),
+    **dict.fromkeys(("device", "dtype", "stage", "status", "kind", "message", "hint", "path"),
+                    lambda value: isinstance(value, str)),
+    **dict.fromkeys(("config", "metrics"), lambda value: isinstance(value, dict)),
+    "resumed": lambda value: isinstance(value, bool),
+    "load": _is_load,
+}
+_FOLDED_BY_FIELD = ("step", "eval")
+
+
+def _trusted(event: dict[str, Any]) -> dict[str, Any]:
+    """`event` without the fields whose values have the wrong type (see `_FIELD_CHECKS`), null
+    included: `event.get(key, default)` then gives the default."""
+    if event.get("type") in _FOLDED_BY_FIELD:
+        return event
+    return {key: value for key, value in event.items() if key not in _FIELD_CHECKS or _FIELD_CHECKS[key](value)}
 
 
 @dataclass
@@ -54,21 +102,23 @@ class RunHistory:
 
     # ---- feeding ------------------------------------------------------------------------
     def add(self, event: dict[str, Any]) -> None:
-        """Fold one protocol event in; unknown or malformed events are ignored, never raised on."""
+        """Fold one protocol event in; unknown or malformed events are ignored, never raised on,
+        and a field of the wrong type is left out (`_trusted`)."""
         self.events += 1
+        event = _trusted(event)
         kind = event.get("type")
-        if kind == "step" and isinstance(event.get("step"), int):
+        if kind == "step" and _is_int(event.get("step")):
             self.steps.append(event["step"])
             for name in _STEP_SERIES:
                 getattr(self, name).append(_number(event.get(name)))
             tokens = event.get("tokens")
-            self.tokens.append(tokens if isinstance(tokens, int) else (self.tokens[-1] if self.tokens else 0))
-        elif kind == "eval" and isinstance(event.get("step"), int):
+            self.tokens.append(tokens if _is_int(tokens) else (self.tokens[-1] if self.tokens else 0))
+        elif kind == "eval" and _is_int(event.get("step")):
             self.eval_steps.append(event["step"])
             for name in _EVAL_SERIES:
                 getattr(self, name).append(_number(event.get(name)))
-        elif kind == "experts":
-            self.experts_step, self.experts_load = event.get("step"), event.get("load")
+        elif kind == "experts" and event.get("load") is not None:
+            self.experts_step, self.experts_load = event.get("step"), event["load"]
         elif kind == "start":
             self._restart(event)
         elif kind == "end":
@@ -84,7 +134,7 @@ class RunHistory:
         value per step."""
         self.start, self.end = event, None
         resumed_from = event.get("step")
-        if not event.get("resumed") or not isinstance(resumed_from, int):
+        if not event.get("resumed") or resumed_from is None:
             return
         keep = _count_at_or_before(self.steps, resumed_from)
         for name in ("steps", "tokens", *_STEP_SERIES):
@@ -102,7 +152,7 @@ class RunHistory:
     @property
     def last_step(self) -> int:
         candidates = [self.steps[-1] if self.steps else 0, self.eval_steps[-1] if self.eval_steps else 0]
-        if self.end and isinstance(self.end.get("step"), int):
+        if self.end and self.end.get("step") is not None:
             candidates.append(self.end["step"])
         return max(candidates)
 
@@ -113,16 +163,17 @@ class RunHistory:
     @property
     def tokens_seen(self) -> int:
         metrics = self.final_metrics
-        if isinstance(metrics.get("tokens"), int):
+        if _is_int(metrics.get("tokens")):
             return metrics["tokens"]
         return self.tokens[-1] if self.tokens else 0
 
     @property
     def wall_time(self) -> float | None:
-        """Seconds of training: the end event's wall time, else the last step's elapsed."""
-        if self.end and isinstance(self.end.get("wall_time"), (int, float)):
-            return float(self.end["wall_time"])
-        return self.elapsed[-1] if self.elapsed else None
+        """Seconds of training: the end event's wall time, else the last step's elapsed (None
+        when neither is a finite number)."""
+        if self.end and _finite(self.end.get("wall_time")) is not None:
+            return _finite(self.end["wall_time"])
+        return _finite(self.elapsed[-1]) if self.elapsed else None
 
     @property
     def params_total(self) -> int | None:
@@ -172,7 +223,7 @@ class EventTail:
     file that does not exist yet, or that cannot be read (a directory, no permission),
     reads as no events -- one odd run directory must not take a live view down; a file
     that shrank or was replaced (a new run in the same directory) is read again from the
-    start."""
+    start. Events come through `_trusted`: a field read has the protocol's type or is absent."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -202,7 +253,7 @@ class EventTail:
         for line in data[:complete].splitlines():
             event = parse_line(line)
             if event is not None:
-                events.append(event)
+                events.append(_trusted(event))
         return events
 
 

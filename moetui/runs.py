@@ -13,8 +13,10 @@ import dataclasses
 import difflib
 import itertools
 import json
+import math
 import os
 import re
+import reprlib
 import shutil
 import subprocess
 import time
@@ -103,11 +105,13 @@ def record_problem(data: Any) -> str | None:
     if not isinstance(data, dict):
         return f"{RUN_FILE} holds {type(data).__name__}, not an object"
     for key, types in _TYPES.items():
-        value = data.get(key)
+        value = data.get(key)  # reprlib: a value a megabyte long still makes a one-line reason
         if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-            return f"{RUN_FILE}: {key} is {value!r}, expected {' or '.join(t.__name__ for t in types)}"
+            return f"{RUN_FILE}: {key} is {reprlib.repr(value)}, expected {' or '.join(t.__name__ for t in types)}"
+        if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN/Infinity: no time or limit
+            return f"{RUN_FILE}: {key} is {value!r}, expected a finite number"
     if data.get("status") is not None and data["status"] not in status.STORED:
-        return f"{RUN_FILE}: status {data['status']!r} is not a run status"
+        return f"{RUN_FILE}: status {reprlib.repr(data['status'])} is not a run status"
     return None
 
 
@@ -230,7 +234,7 @@ class RunStore:
     def _load(self, run_dir: Path) -> RunRecord:
         try:
             data = read_run_json(run_dir)
-        except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8
+        except (OSError, ValueError, RecursionError) as e:  # not JSON, not UTF-8, or nested past the stack
             return _damaged(run_dir, f"unreadable {RUN_FILE}: {getattr(e, 'strerror', None) or e}")
         problem = record_problem(data)
         if problem is not None:

@@ -97,6 +97,34 @@ def test_foreign_lines_and_null_metrics_do_not_break_the_history(tmp_path):
     assert h.steps == [1] and math.isnan(h.loss[0]) and h.start is not None
 
 
+def test_fields_of_the_wrong_type_read_as_missing_and_every_property_stays_formattable(tmp_path):
+    """A hand-edited or corrupted events file: each bad value is as if the engine had left
+    the field out, so whatever formats a property (a count with `,`, a clock) still can."""
+    wrong = [
+        {"type": "start", "step": "0", "config": [], "params_total": "x", "params_active": 1.5, "max_steps": "10",
+         "device": 5, "resumed": "yes"},
+        {"type": "step", "step": "abc", "loss": 1.0},
+        {"type": "step", "step": 1, "loss": "x", "tokens": 1.5, "elapsed": float("inf")},
+        {"type": "step", "step": True, "loss": 1.0},
+        {"type": "eval", "step": 1, "val_loss": "x", "val_accuracy": [], "val_perplexity": {}},
+        {"type": "experts", "step": 1, "load": [[1, "a"]]},
+        {"type": "experts", "step": 1, "load": [[]]},
+        {"type": "experts", "step": 1, "load": 5},
+        {"type": "error", "t": "late", "kind": 5, "message": 5, "hint": []},
+        {"type": "end", "step": "3", "status": 5, "metrics": [], "wall_time": "x"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(event) + "\n" for event in wrong))
+    error = EventTail(path).read_new()[-2]
+    assert error == {"type": "error"}  # what a live view is handed: nothing it could trip on
+    h = load_history(path)
+    assert h.steps == [1] and math.isnan(h.loss[0]) and h.tokens == [0]
+    assert h.eval_steps == [1] and all(math.isnan(v) for v in (h.val_loss[0], h.val_accuracy[0]))
+    assert (h.max_steps, h.params_total, h.params_active, h.config, h.wall_time) == (None,) * 5
+    assert (h.final_metrics, h.tokens_seen, h.status_from_events, h.last_step) == ({}, 0, None, 1)
+    assert h.experts_load is None and h.start == {"type": "start"} and h.last_error == {"type": "error"}
+
+
 def test_a_resumed_run_drops_the_steps_redone_after_its_checkpoint():
     h = RunHistory()
     for line in (_start(), _step(1, 5.0), _step(2, 4.0),

@@ -98,6 +98,34 @@ def test_broken_runs_are_flagged_not_fatal(runs_dir):
     assert rows["empty"]["rank"] == "" and "no events" in rows["empty"]["flags"]
 
 
+def test_damaged_runs_are_listed_with_their_reason_and_never_counted(runs_dir):
+    """Three seeds of one variant: one sound, one whose config.toml is not UTF-8, one whose
+    events.jsonl is a directory. Both damaged runs are in the row and flagged with why; the
+    statistics are the sound seed's alone. A run whose run.json is damaged is its own row."""
+    base = config([])
+    write_run(runs_dir, "base", base, events_lines(base, [(20, 7.2, 0.11, 1340.0)]), study="s", variant="baseline")
+    for seed, loss in ((1, 7.0), (2, 1.0), (3, 1.0)):
+        cfg = config(["model.dropout=0.05"], seed=seed)
+        write_run(runs_dir, f"drop-{seed}", cfg, events_lines(cfg, [(20, loss, 0.2, 1000.0)]), study="s",
+                  variant="dropout", created=seed)
+    (runs_dir / "drop-2" / "config.toml").write_bytes(b"# caf\xe9\n")
+    (runs_dir / "drop-3" / "events.jsonl").unlink()
+    (runs_dir / "drop-3" / "events.jsonl").mkdir()
+    broken = write_run(runs_dir, "broken", base, events_lines(base, [(20, 1.0, 0.5, 3.0)]), study="s")
+    (broken / "run.json").write_text('{"pid": "abc"}')
+
+    result = report("-f", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["label"]: row for row in json.loads(result.stdout)["rows"]}
+    dropout = rows["dropout"]
+    assert dropout["val_loss"] == 7.0 and dropout["val_loss_std"] is None and dropout["verdict"] == "better"
+    assert dropout["runs"] == ["drop-1", "drop-2", "drop-3"] and dropout["status"] == "2 damaged, 1 completed"
+    assert "config.toml: not utf-8 text (byte 0xe9 at offset 5)" in dropout["flags"]
+    assert "events.jsonl: Is a directory" in dropout["flags"]
+    assert rows["broken"]["status"] == "damaged" and rows["broken"]["val_loss"] is None
+    assert rows["broken"]["flags"] == ["damaged", "run.json: pid is 'abc', expected int"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--study", "ablation", "--baseline", "combo_grad_dropuot"], "did you mean 'combo_grad_dropout'"),
     (["--study", "nope"], "study 'nope' has no runs in this store (studies: ablation, lr-schedule)"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import Config, ConfigError, config_diff, iter_fields
+from moetui.status import DAMAGED
 from moetui.report.stats import Delta, Stat, improvement, summarize, within_noise
 from moetui.report.summary import RunSummary
 
@@ -136,12 +137,14 @@ def _group(summaries: list[RunSummary]) -> list[Row]:
     groups: dict[tuple[str, str], list[RunSummary]] = {}
     for summary in summaries:
         groups.setdefault(summary.group, []).append(summary)
-    several_studies = len({study for study, _ in groups}) > 1
+    # (a damaged run's study is unknown, not "none": it does not make the others' labels longer)
+    several_studies = len({summary.study or "" for summary in summaries if summary.status != DAMAGED}) > 1
     rows = []
     for (study, variant), runs in groups.items():
         label = f"{study}/{variant}" if several_studies and study else variant
-        stats = {name: summarize([run.metric(name) for run in runs]) for name in METRICS}
-        stats["wall_time"] = summarize([run.wall_time for run in runs])
+        counted = [run for run in runs if run.status != DAMAGED]  # a damaged run is listed, never counted
+        stats = {name: summarize([run.metric(name) for run in counted]) for name in METRICS}
+        stats["wall_time"] = summarize([run.wall_time for run in counted])
         row = Row(label, runs, stats)
         for run in runs:
             config, error = _parse_config(run)
@@ -214,13 +217,15 @@ def _compute_flags(row: Row, base: Row) -> tuple[list[str], bool]:
     flags = [f"{n}× {status}" if n > 1 else status for status, n in unfinished.items()]
     flags += sorted({run.problem for run in row.runs if run.problem} | set(row.config_errors))
     fair = not flags
-    ref = base.first
-    tokens = sorted({run.tokens for run in row.runs})
-    if ref.tokens and tokens != [ref.tokens]:
+    # A damaged run has no compute to compare: its flags say why.
+    measured = [run for run in row.runs if run.status != DAMAGED]
+    ref = next((run for run in base.runs if run.status != DAMAGED), base.first)
+    tokens = sorted({run.tokens for run in measured})
+    if ref.tokens and measured and tokens != [ref.tokens]:
         flags.append("tokens " + "/".join(_ratio(t, ref.tokens) for t in tokens) + " of baseline")
         fair = fair and tokens[-1] <= ref.tokens
-    steps = sorted({run.steps for run in row.runs})
-    if steps != [ref.steps]:
+    steps = sorted({run.steps for run in measured})
+    if measured and steps != [ref.steps]:
         flags.append("steps " + "/".join(map(str, steps)) + f" vs {ref.steps}")
         fair = fair and steps[-1] <= ref.steps
     return flags, fair

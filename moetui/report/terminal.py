@@ -20,11 +20,12 @@ _VERDICT_STYLE = {BETTER: "green", WORSE: "red", NOISE: "yellow"}
 
 
 def _table(title: str, headers: list[str], rows: list[list[str]], styles: list[str] | None = None) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=False)
+    # Text throughout: a study, run name or reason with "[" in it is not markup.
+    table = Table(title=Text(title), title_justify="left", show_lines=False)
     for header in headers:
-        table.add_column(header, overflow="fold")
+        table.add_column(Text(header), overflow="fold")
     for i, row in enumerate(rows):
-        table.add_row(*row, style=styles[i] if styles else None)
+        table.add_row(*map(Text, row), style=styles[i] if styles else None)
     return table
 
 

@@ -11,7 +11,7 @@ def tail_lines(path: Path, max_lines: int = 200, max_bytes: int = 64 * 1024) -> 
             size = handle.seek(0, 2)
             handle.seek(max(0, size - max_bytes))
             data = handle.read()
-    except FileNotFoundError:
+    except OSError:  # missing, a directory, unreadable: one odd run must not take its screen down
         return []
     lines = data.decode("utf-8", "replace").splitlines()
     if len(data) == max_bytes and size > max_bytes:

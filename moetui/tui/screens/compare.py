@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import markup
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
+from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from engine.config import Config, ConfigError
 from moetui.report import cells
 from moetui.report.ranking import Ranking, ReportError
+from moetui.report.run_config import read_run_config
 from moetui.tui.chart_data import color_of, metric_series
 from moetui.tui.compare_data import differing_keys, export, ranking_of
 from moetui.tui.screens.live import LiveScreen
@@ -64,22 +66,19 @@ class CompareScreen(LiveScreen):
         self._draw_diff()
 
     def _draw_diff(self) -> None:
-        configs: list[Config | None] = []
-        for run_id in self.run_ids:
-            try:
-                configs.append(self.app.store.config(run_id))
-            except (OSError, ConfigError):
-                configs.append(None)
+        configs = [read_run_config(self.app.store.path(run_id))[0] for run_id in self.run_ids]
         table = self.query_one("#config-diff", DataTable)
         table.add_column("key", key="key")
+        # Escaped, here and in the ranking: DataTable reads a str as (Rich) markup, and names,
+        # values and a damaged run's reason are the user's text.
         for run_id in self.run_ids:
-            table.add_column(self.app.run_name(run_id), key=run_id)
+            table.add_column(markup.escape(self.app.run_name(run_id)), key=run_id)
         for key, values in differing_keys(configs):
-            table.add_row(key, *("?" if v is None else str(v) for v in values), key=key)
+            table.add_row(key, *(markup.escape("?" if v is None else str(v)) for v in values), key=key)
 
     def redraw(self) -> None:
-        legend = "  ".join(f"[rgb({r},{g},{b})]■[/] {self.app.run_name(run_id)}"
-                           for i, run_id in enumerate(self.run_ids) for r, g, b in [color_of(i)])
+        legend = Content("  ").join(Content.assemble(("■", f"rgb({r},{g},{b})"), f" {self.app.run_name(run_id)}")
+                                    for i, run_id in enumerate(self.run_ids) for r, g, b in [color_of(i)])
         self.query_one("#legend", Static).update(legend)
         self._draw_ranking()
         smooth = 0.9 if self.smoothing else None
@@ -103,14 +102,14 @@ class CompareScreen(LiveScreen):
             self.ranking = ranking_of(self.app.store, self.run_ids, self.baseline)
         except ReportError as error:
             self.ranking = None
-            notes.update(f"No ranking: {error}")
+            notes.update(Content(f"No ranking: {error}"))
             return
         table.clear(columns=True)
         table.add_columns(*cells.RANKING_HEADERS)
         for row in cells.ranking_cells(self.ranking):
-            table.add_row(*row)
-        notes.update("\n".join([cells.scope(self.ranking), cells.sign_convention(self.ranking.metric),
-                                *self.ranking.notes]))
+            table.add_row(*map(markup.escape, row))
+        notes.update(Content("\n".join([cells.scope(self.ranking), cells.sign_convention(self.ranking.metric),
+                                        *self.ranking.notes])))
 
     # ---- keys ----------------------------------------------------------------------------
     def action_baseline(self) -> None:

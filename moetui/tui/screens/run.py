@@ -6,11 +6,12 @@ from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
-from engine.config import ConfigError
 from engine.rundir import LOG_FILE
 from moetui.report.cells import count
+from moetui.report.run_config import read_run_config
 from moetui.tui.chart_data import color_of, metric_series
 from moetui.tui.log_tail import tail_lines
 from moetui.tui.progress import clock
@@ -67,11 +68,11 @@ class RunScreen(LiveScreen):
         super().on_mount()
         self.query_one("#config", Static).update(self._config_text())
 
-    def _config_text(self) -> Syntax | str:
-        try:
-            return Syntax(self.app.store.config(self.run_id).to_toml(), "toml", background_color="default")
-        except (OSError, ConfigError) as error:
-            return f"Config unavailable: {error}"
+    def _config_text(self) -> Syntax | Content:
+        config, problem = read_run_config(self.app.store.path(self.run_id))
+        if config is None:
+            return Content(f"Config unreadable: {problem}")
+        return Syntax(config.to_toml(), "toml", background_color="default")
 
     def redraw(self) -> None:
         record = self.app.state.records.get(self.run_id)
@@ -82,10 +83,11 @@ class RunScreen(LiveScreen):
         device = (history.start or {}).get("device") or (record.device if record else None) or "–"
         step = f"{history.last_step}/{history.max_steps}" if history.max_steps else str(history.last_step)
         smoothing = f"EMA {self.strength:g}" if self.smoothing else "off"
-        self.query_one("#run-summary", Static).update(
-            f"[b]{name}[/b]  {status}  step {step}  elapsed {clock(history.wall_time)}  device {device}  "
+        damaged = f"\n{record.exit_reason or ''}" if record and record.damaged else ""
+        self.query_one("#run-summary", Static).update(Content.assemble(  # not markup: names are the user's text
+            (name, "bold"), f"  {status}  step {step}  elapsed {clock(history.wall_time)}  device {device}  "
             f"params {count(history.params_total)} ({count(history.params_active)} active)  "
-            f"smoothing {smoothing}")
+            f"smoothing {smoothing}{damaged}"))
         self._draw_charts(history)
         self.query_one(ExpertLoad).show(history.experts_step, history.experts_load)
         self._draw_log()

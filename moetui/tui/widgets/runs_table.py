@@ -5,6 +5,7 @@ metrics stream in. Names and study/variant are shortened to fit the width, so th
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
@@ -44,7 +45,8 @@ class RunsTable(DataTable):
     def _cell(self, i: int, text: str) -> str | Text:
         if i == _STATUS:
             return Text(text, style=STATUS_STYLES.get(text, ""))
-        return shorten(text, self._fit) if i in _SHORTENED else text
+        # escaped: DataTable reads a str as markup, and a run's name is the user's text
+        return escape(shorten(text, self._fit) if i in _SHORTENED else text)
 
     @property
     def current_id(self) -> str | None:
