@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     stop.interruptible = False
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.request())
+    # A launcher may spawn the engine with these blocked, so that a stop sent while the
+    # interpreter itself starts (before any line of ours runs) waits for the handlers
+    # above instead of killing the process; it is delivered, and noted, here.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True, help="resolved config TOML (the run's config.toml)")
     parser.add_argument("--run-dir", type=Path, required=True, help="run directory (events.jsonl, checkpoint.pt)")

@@ -10,6 +10,7 @@ so a crash mid-save leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import io
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,18 @@ from torch import nn
 
 from engine.config import ConfigError
 from engine.optim import Optimizers
-from engine.rundir import atomic_write_bytes
+from engine.rundir import CONFIG_FILE, atomic_write_bytes
 
 FORMAT = 1
+
+
+class CheckpointError(Exception):
+    """checkpoint.pt cannot be resumed from (empty, cut short, not a checkpoint): `message`
+    says what, `hint` what to do instead."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        self.message, self.hint = message, hint
+        super().__init__(f"{message} — {hint}")
 
 
 @dataclass
@@ -67,7 +77,23 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read to CPU (RNG states must stay CPU tensors); load_state_dict moves the rest."""
     if not path.exists():
         raise ConfigError("--resume", str(path), "no checkpoint to resume from; start the run without --resume")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except EOFError:  # a zero-byte file (the disk filled up, or a copy was cut short)
+        raise _damaged(path, "empty file" if path.stat().st_size == 0 else "cut short") from None
+    except RuntimeError as e:  # a zip archive cut short or overwritten: the reader's first sentence says how
+        raise _damaged(path, str(e).splitlines()[0].split(". ")[0]) from None
+    except pickle.UnpicklingError:
+        # Not ours (torch's own text would suggest weights_only=False, i.e. running code from the file).
+        raise _damaged(path, "not a PyTorch checkpoint") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise _damaged(path, "not a moetui checkpoint")
+    return payload
+
+
+def _damaged(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"{path.name} is damaged ({why}): cannot resume from it",
+                           f"start the run again from its config: moetui run {path.parent / CONFIG_FILE}")
 
 
 def restore(payload: dict[str, Any], model: nn.Module, optimizers: Optimizers,

@@ -6,7 +6,13 @@ user has something to fix, the record in run.json and the process exit code:
     completed, stopped              exit 0 (stopped before the loop: `error` kind interrupted)
     failed: config / data / oom      exit 2 / 3 / 4, with an `error` event saying what to do
     diverged (non-finite loss)      exit 5
+    failed: disk                    exit 6: the run directory could not be written (full,
+                                    read-only, I/O error); the error names the file
+    failed: checkpoint              exit 7: --resume found checkpoint.pt damaged
     failed: a bug                   exit 1, `error` kind internal, traceback in engine.log
+
+When events.jsonl itself is what cannot be written, the error still reaches engine.log,
+the pipe and run.json (when that can be written).
 """
 
 from __future__ import annotations
@@ -18,17 +24,19 @@ from pathlib import Path
 
 import torch
 
+from engine.checkpoint import CheckpointError
 from engine.config import Config, ConfigError
 from engine.data_error import DataError
 from engine.distributed import World, join, leave, stop_pid
 from engine.events import EventSink, log
 from engine.protocol import make_event
-from engine.rundir import EVENTS_FILE, update_run_json
+from engine.rundir import CHECKPOINT_FILE, EVENTS_FILE, DiskError, remove_stale_temp_files, update_run_json
 from engine.identity import identify
 from engine.stop import StopRequest
 from engine.train import Trainer
 
-EXIT_CODES = {"completed": 0, "stopped": 0, "interrupted": 0, "internal": 1, "config": 2, "data": 3, "oom": 4, "diverged": 5}
+EXIT_CODES = {"completed": 0, "stopped": 0, "interrupted": 0, "internal": 1, "config": 2, "data": 3, "oom": 4, "diverged": 5,
+              "disk": 6, "checkpoint": 7}
 OOM_HINT = ("lower train.batch_size and raise train.gradient_accumulation_steps by the same factor "
             "(same tokens per step), shorten model.max_seq_len, or turn on train.use_amp")
 
@@ -51,6 +59,9 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 def load_config(path: Path) -> Config:
+    if not Path(path).is_file():
+        raise ConfigError("--config", str(path), "no such file (a run directory keeps its config.toml from creation); "
+                                                 "start a new run from a preset: moetui run PRESET")
     return Config.from_toml(Path(path)).validate(str(path))
 
 
@@ -66,6 +77,8 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
     started = time.time()
     status, reason, code = "failed", "", 1
     try:
+        if world.is_main:
+            _remove_stale_temp_files(run_dir)
         cfg = load_config(config_path)
         if stop is not None and stop.requested:  # asked to stop while the interpreter loaded
             raise KeyboardInterrupt
@@ -81,6 +94,12 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
         reason, code = _fail(sink, started, "config", str(e), "fix the value in the config or the --set override")
     except DataError as e:
         reason, code = _fail(sink, started, "data", e.message, e.hint)
+    except DiskError as e:
+        again = (f"resume the run: moetui resume {run_dir.name}" if (run_dir / CHECKPOINT_FILE).is_file()
+                 else "start the run again")
+        reason, code = _fail(sink, started, "disk", e.message, f"{e.hint}, then {again}")
+    except CheckpointError as e:
+        reason, code = _fail(sink, started, "checkpoint", e.message, e.hint)
     except KeyboardInterrupt:  # a signal before the loop, or a second one during it
         status = "stopped"
         reason, code = _fail(sink, started, "interrupted", "interrupted before a checkpoint was saved",
@@ -94,7 +113,10 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
     finally:
         sink.close()
         leave(world)
-    record(status=status, ended=time.time(), exit_reason=reason, exit_code=code)
+    try:
+        record(status=status, ended=time.time(), exit_reason=reason, exit_code=code)
+    except OSError as e:  # the store itself failed: engine.log has the reason; readers see the engine gone
+        log(f"could not record the end in run.json: {e}")
     return code
 
 
@@ -103,10 +125,21 @@ def _devices(device: torch.device, world: World) -> str:
     return f"{device.type} x {world.size}" if world.distributed else str(device)
 
 
+def _remove_stale_temp_files(run_dir: Path) -> None:
+    removed = remove_stale_temp_files(run_dir)
+    if removed:
+        log(f"removed {len(removed)} temp file(s) of writes a kill interrupted: {', '.join(removed)}")
+
+
 def _fail(sink: EventSink, started: float, kind: str, message: str, hint: str,
           status: str = "failed") -> tuple[str, int]:
-    """Emit `error` then `end`; return (exit reason, exit code)."""
+    """Emit `error` then `end` (engine.log first: the events file may be what failed);
+    return (exit reason, exit code)."""
     log(f"error ({kind}): {message}\n  hint: {hint}")
-    sink.emit(make_event("error", kind=kind, message=message, hint=hint))
-    sink.emit(make_event("end", step=None, status=status, metrics={}, wall_time=round(time.time() - started, 3)))
+    for event in (make_event("error", kind=kind, message=message, hint=hint),
+                  make_event("end", step=None, status=status, metrics={}, wall_time=round(time.time() - started, 3))):
+        try:
+            sink.emit(event)
+        except OSError as e:  # the file failed just now; the pipe and listeners still got the event
+            log(f"events.jsonl: {e}")
     return f"{kind} error: {message}", EXIT_CODES[kind]

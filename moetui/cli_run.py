@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.config import Config
+from engine.rundir import EVENTS_FILE
 from moetui import launcher, live, presets, scheduler
 from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
 from moetui.history import RunHistory
@@ -29,13 +30,15 @@ def resolve(preset: str, sets: list[str] | None) -> tuple[Config, presets.Preset
 
 
 def _watch(store: RunStore, run_id: str, process: subprocess.Popen) -> None:
-    """Follow a foreground run; Ctrl-C asks whether to stop it or leave it running."""
+    """Follow a foreground run (its events file, woken by its pipe); Ctrl-C asks whether to
+    stop it or leave it running."""
     name = store.get(run_id).name
     console = Console()
     history = RunHistory()
+    tail = live.tail_from_now(store.path(run_id) / EVENTS_FILE)
     while True:
         try:
-            live.follow(process.stdout, history, name, console)
+            live.follow(process.stdout, tail, history, name, console)
             break
         except KeyboardInterrupt:
             if not _stop_or_detach(store, run_id):

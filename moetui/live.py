@@ -1,13 +1,21 @@
-"""The foreground `moetui run` view: a Rich live panel fed by the engine's stdout pipe.
+"""The foreground `moetui run` view: a Rich live panel of the run's events file, redrawn
+whenever the engine's stdout pipe says it wrote.
 
 `render` is a pure function of the run's history (tested by rendering into a string);
-`follow` only moves lines from the pipe into the history and redraws. When the pipe is
-not a terminal (CI logs, tests) Rich prints the final panel once instead of redrawing.
+`follow` only moves events from the file into the history and redraws. When the output
+is not a terminal (CI logs, tests) Rich prints the final panel once instead of redrawing.
+
+`woken_events` is how every view of a run it launched (this one, the TUI's pipe feed)
+reads: the engine drops lines for a pipe that is not read fast enough (engine/events.py)
+but never for events.jsonl, so the pipe only says "look now" and "I exited".
 """
 
 from __future__ import annotations
 
-from typing import IO
+import os
+import select
+from pathlib import Path
+from typing import IO, Any, Iterator
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -15,8 +23,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from engine.protocol import parse_line
-from moetui.history import RunHistory
+from moetui.history import EventTail, RunHistory
 from moetui.tui.progress import clock, eta_seconds, number
 
 _STATUS_STYLE = {"completed": "green", "stopped": "yellow", "failed": "red", "diverged": "red"}
@@ -71,14 +78,39 @@ def render(history: RunHistory, name: str) -> RenderableType:
     return Group(*parts)
 
 
-def follow(pipe: IO[bytes], history: RunHistory, name: str, console: Console) -> RunHistory:
-    """Fold the pipe's events into `history` and redraw until the engine closes its stdout.
-    A KeyboardInterrupt propagates to the caller (which asks: stop or detach)."""
+def tail_from_now(events_path: Path) -> EventTail:
+    """A tail of a run's events file that skips what the file holds now: earlier segments
+    of a resumed run. Made right after the launch, before the engine (still loading torch)
+    has written anything of its own."""
+    tail = EventTail(events_path)
+    tail.read_new()
+    return tail
+
+
+def woken_events(pipe: IO[bytes], tail: EventTail, poll: float | None = None) -> Iterator[list[dict[str, Any]]]:
+    """The events `tail` finds each time the engine writes to `pipe` (what it wrote is
+    discarded), and every `poll` seconds of silence if given ([] when none, so the caller
+    can look at its own flags). Ends when the pipe closes -- the engine exited -- after a
+    last read. No event is missed: the engine drops a pipe line only while the pipe is
+    full, and a full pipe wakes this reader, which then reads the file past that line."""
+    fd = pipe.fileno()
+    while True:
+        ready, _, _ = select.select([fd], [], [], poll)
+        if ready and not os.read(fd, 1 << 16):
+            yield tail.read_new()
+            return
+        yield tail.read_new()
+
+
+def follow(pipe: IO[bytes], tail: EventTail, history: RunHistory, name: str, console: Console) -> RunHistory:
+    """Fold the run's new events into `history` and redraw until the engine closes its stdout.
+    A KeyboardInterrupt propagates to the caller (which asks: stop or detach, then follows
+    the same `tail` on)."""
     with Live(render(history, name), console=console, refresh_per_second=4, transient=False) as live:
-        for line in pipe:
-            event = parse_line(line)
-            if event is not None:
+        for events in woken_events(pipe, tail):
+            for event in events:
                 history.add(event)
+            if events:
                 live.update(render(history, name))
     if not console.is_terminal:  # Rich leaves the last line of a non-terminal render open
         console.line()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 from engine.events import EventSink
@@ -10,13 +9,14 @@ from engine.protocol import make_event, parse_line
 
 
 def test_each_event_is_one_flushed_line_in_the_file_and_on_stdout(tmp_path):
-    out = io.StringIO()
-    sink = EventSink(tmp_path / "events.jsonl", out)
-    sink.emit(make_event("step", step=1, loss=float("nan")))
-    # Readable before close: the UI follows the file while the run is going.
-    on_disk = (tmp_path / "events.jsonl").read_text()
-    sink.close()
-    assert on_disk == out.getvalue() and on_disk.count("\n") == 1
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as reader, os.fdopen(write_end, "w") as out:
+        sink = EventSink(tmp_path / "events.jsonl", out)
+        sink.emit(make_event("step", step=1, loss=float("nan")))
+        # Readable before close: the UI follows the file while the run is going.
+        on_disk = (tmp_path / "events.jsonl").read_text()
+        sink.close()
+        assert on_disk.encode() == os.read(reader.fileno(), 1 << 16) and on_disk.count("\n") == 1
     assert parse_line(on_disk)["loss"] is None  # NaN is written as null, parseable everywhere
 
 

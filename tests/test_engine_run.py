@@ -288,11 +288,14 @@ def test_running_out_of_memory_mid_training_ends_the_run_with_an_oom_error_and_t
 
 
 def test_an_internal_error_is_reported_as_a_bug_with_the_run_marked_failed(tmp_path, token_cache_dir, capsys):
-    """A corrupt checkpoint is not a user setting: kind internal, exit 1, traceback on stderr."""
-    run_dir = tmp_path / "corrupt"
-    run_dir.mkdir()
-    (run_dir / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
-    code, events = train_in_process(run_dir, quick_config(token_cache_dir), resume=True)
+    """An exception nothing expects, raised mid-training (as a broken metric would): kind
+    internal, exit 1, traceback on stderr."""
+    def bug_at_step_2(event):
+        if event["type"] == "step" and event["step"] == 2:
+            raise KeyError("grad_norm")
+
+    code, events = train_in_process(tmp_path / "bug", quick_config(token_cache_dir, "train.max_steps=5"),
+                                    listener=bug_at_step_2)
     assert code == 1
     assert of_type(events, "error")[0]["kind"] == "internal" and events[-1]["status"] == "failed"
     assert "Traceback" in capsys.readouterr().err

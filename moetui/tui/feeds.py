@@ -1,22 +1,22 @@
 """Background feeds: where live metrics come from. They run in worker threads and talk to
 the app only by posting messages (`post` is `App.post_message`, which is thread-safe).
 
-- `follow_pipe`: the stdout pipe of an engine this TUI launched (no file polling delay).
+- `follow_pipe`: an engine this TUI launched: its events file, read whenever its stdout
+  pipe says it wrote (no polling delay; the pipe itself may drop lines, the file never).
 - `watch_store`: every run in the store, by listing it and following each `events.jsonl`;
   this is how runs started by the CLI, the scheduler or an earlier TUI appear live.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
-from engine.protocol import parse_line
 from engine.rundir import EVENTS_FILE
 from moetui.history import EventTail
+from moetui.live import tail_from_now, woken_events
 from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
 from moetui.status import ACTIVE
 
@@ -25,31 +25,28 @@ _POLL_S = 0.2  # how often a blocked pipe read looks at the stop flag
 
 
 def follow_pipe(run_id: str, process: subprocess.Popen, post: Post, stop: threading.Event) -> None:
-    """Forward the engine's protocol lines as they arrive, then report its exit.
+    """Forward the run's new events as the engine writes them, then report its exit.
 
-    Reads whatever is available in one go (os.read), so a fast engine's lines arrive as
-    one batch per read instead of one message per line. On `stop` (the TUI is quitting)
-    the pipe is closed and the engine is left running; the next TUI follows its file."""
-    fd = process.stdout.fileno()
-    pending = b""
-    while True:
+    Every wake-up reads all the file's new lines at once, so a fast engine's events arrive
+    as one batch instead of one message per line. On `stop` (the TUI is quitting) the pipe
+    is closed and the engine is left running; the next TUI follows its file."""
+    tail = tail_from_now(_events_file(process))
+    for events in woken_events(process.stdout, tail, _POLL_S):
         if stop.is_set():
             process.stdout.close()  # as if this process had exited: the engine carries on, file only
             return
-        ready, _, _ = select.select([fd], [], [], _POLL_S)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break  # the engine closed its stdout: it has exited
-        pending += chunk
-        complete = pending.rfind(b"\n") + 1
-        lines, pending = pending[:complete].splitlines(), pending[complete:]
-        events = [event for event in map(parse_line, lines) if event is not None]
-        if events:
-            post(RunEvents(run_id, events))
+        reset, tail.reset = tail.reset, False
+        if events or reset:
+            post(RunEvents(run_id, events, reset))
     process.stdout.close()
     post(EngineExited(run_id, process.wait()))
+
+
+def _events_file(process: subprocess.Popen) -> Path:
+    """The run's events.jsonl, from the --run-dir the launcher gave the engine (the app
+    hands this feed the process alone)."""
+    args = [str(arg) for arg in process.args]
+    return Path(args[args.index("--run-dir") + 1]) / EVENTS_FILE
 
 
 class StoreWatcher:
