@@ -109,9 +109,30 @@ class TrainConfig:
     amp_dtype: str = knob("auto", "Autocast dtype; auto picks bf16 or fp16 on CUDA and fp32 on CPU",
                           choices=("auto", "bf16", "fp16", "off"))
     compile: bool = knob(False, "torch.compile the model")
-    checkpoint_every: int = knob(0, "Save a checkpoint every N steps; 0 = only at the end and on stop", "steps", 0, 100_000_000)
-    log_every: int = knob(1, "Emit a step event every N optimizer steps", "steps", 1, 1_000_000)
+    # Periodic checkpoints by default, so that a crash loses minutes, not the run. One save of
+    # the baseline's model costs ~2 s for 708 MB, rewritten in place (docs/benchmarks.md).
+    checkpoint_every: int = knob(1000, "Save a checkpoint when this many steps passed since the last one (and "
+                                 "always at the end and on stop); 0 = off", "steps", 0, 100_000_000)
+    checkpoint_minutes: float = knob(10.0, "Save a checkpoint when this much wall time passed since the last one; "
+                                     "0 = off (checked every train.log_every steps)", "min", 0.0, 1e6)
+    log_every: int = knob(1, "Emit a step event every N optimizer steps; the divergence guards and checkpoint_minutes "
+                          "are read on these steps, so they act up to N - 1 steps late", "steps", 1, 1_000_000)
     experts_every: int = knob(10, "Emit per-layer expert load every N steps", "steps", 1, 1_000_000)
+    # Divergence guards (engine/guards.py), read on the steps that log, evaluate or checkpoint:
+    # with log_every = N a guard notices up to N - 1 steps late. A non-finite loss always ends
+    # the run. Spikes: healthy quick runs never went past 1.06 x their loss EMA; 3 x for 20
+    # steps is a blow-up, and still comes before the loss turns NaN (tests/test_engine_guards.py).
+    spike_factor: float = knob(3.0, "A loss spike: the step loss above this x its EMA (50-step horizon, "
+                               "judged from step 51 of a run segment)", "x", 1.0, 1e6)
+    spike_steps: int = knob(20, "End the run as diverged after this many consecutive spike steps; 0 = off",
+                            "steps", 0, 1_000_000)
+    # Off by default: a slower machine leaves the weights fine, and shared machines (other
+    # jobs, a busy CPU) slow down often, so ending the run is the researcher's choice.
+    min_throughput_ratio: float = knob(0.0, "End the run as diverged (with a checkpoint) when tokens/s stays below "
+                                       "this x the run's typical tokens/s for throughput_minutes; 0 = off",
+                                       "x", 0.0, 1.0)
+    throughput_minutes: float = knob(10.0, "How long tokens/s must stay below min_throughput_ratio x typical",
+                                     "min", 0.0, 1e6)
     stall_after: float = knob(300.0, "Show the run as stalled after this long without progress (paused or hung "
                               "engine); allow for your slowest step, eval or data preparation", "s", 10.0, 604800.0)
 

@@ -16,9 +16,10 @@ communication: the load-balancing loss sees the rank's own expert shares, so wit
 moe.load_balancing_weight > 0 two ranks of B train slightly differently from one of 2B.
 
 Only rank 0 writes: events, run.json and checkpoints. What every rank must agree on --
-the step's loss (for divergence), a stop request, the expert load -- goes through small
-all-reduces at the same steps on every rank, so that all ranks leave the loop together.
-Rank 0 evaluates alone with the unwrapped model; the others wait in the next collective.
+the losses and divergence guards, rank 0's wall-time checkpoint rule, a stop request, the
+expert load -- goes through small collectives at the same steps on every rank, so that all
+ranks decide alike and leave the loop together. Rank 0 evaluates alone with the unwrapped
+model; the others wait in the next collective.
 """
 
 from __future__ import annotations
@@ -108,14 +109,16 @@ def rank_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1)[0])
 
 
-def mean_losses(world: World, lm_loss: torch.Tensor, aux_loss: torch.Tensor) -> tuple[float, float]:
-    """The step's (lm loss, aux loss) averaged over ranks, on the host (a sync: divergence
-    must stop the run now), so that every rank reports the same numbers and judges alike."""
-    values = torch.stack([lm_loss.detach().float(), aux_loss.detach().float()])
-    if world.distributed:
-        dist.all_reduce(values)
-    lm, aux = values.tolist()
-    return lm / world.size, aux / world.size
+def gather_rows(world: World, row: torch.Tensor) -> list[list[float]]:
+    """Every rank's `row` (engine.guards.Row: losses, guard state, rank 0's votes) on every
+    rank, on the host: the loop's one host sync, on the steps that log, evaluate or
+    checkpoint. A gather, not a sum, so that each rank judges all rows alike and the reason
+    names the rank and step where a guard tripped."""
+    if not world.distributed:
+        return [row.tolist()]
+    rows = [torch.empty_like(row) for _ in range(world.size)]
+    dist.all_gather(rows, row)
+    return torch.stack(rows).tolist()
 
 
 def any_rank(world: World, flag: bool, device: torch.device) -> bool:

@@ -89,7 +89,7 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
         outcome = Trainer(cfg, run_dir, device, sink, resume, stop, world).run()
         status, code = outcome.status, EXIT_CODES[outcome.status]
         reason = {"completed": f"finished {outcome.progress.step} steps", "stopped": "stop requested",
-                  "diverged": f"loss not finite at step {outcome.progress.step}"}[status]
+                  "diverged": outcome.reason}[status]
     except ConfigError as e:
         reason, code = _fail(sink, started, "config", str(e), "fix the value in the config or the --set override")
     except DataError as e:

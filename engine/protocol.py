@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 PROTOCOL_VERSION = 1
 
 EVENT_TYPES = ("start", "prepare", "step", "eval", "experts", "checkpoint", "end", "error")
-ERROR_KINDS = ("config", "data", "oom", "nan", "interrupted", "disk", "checkpoint", "internal")
+ERROR_KINDS = ("config", "data", "oom", "nan", "diverged", "interrupted", "disk", "checkpoint", "internal")
 # Final statuses an `end` event may carry; every run status is in moetui/status.py.
 END_STATUSES = ("completed", "stopped", "failed", "diverged")
 

@@ -3,11 +3,17 @@
 Each optimizer step runs in a fixed order: set lr from the schedule, forward/backward
 over gradient_accumulation_steps micro-batches (each loss divided by their number, so
 the update equals that of one batch that many times larger), unscale, clip, step,
-then log / eval / expert load / checkpoint / stop. `max_steps` counts optimizer steps.
+then guards / log / eval / expert load / checkpoint / stop. `max_steps` counts optimizer
+steps. The host waits for the device only on the steps that log, evaluate or checkpoint
+(the "read" steps, see engine.guards); the others only queue work.
+
+Checkpoints are periodic (train.checkpoint_every steps or train.checkpoint_minutes since
+the last one), and always at the end and on stop, never of non-finite weights.
 
 Errors a user can cause (config, data, out of memory) propagate to `lifecycle`, which
 turns them into `error` events; this module reports only what training itself decides:
-completed, stopped (a stop was requested) or diverged (the loss went non-finite).
+completed, stopped (a stop was requested) or diverged (a guard tripped: the reason is the
+outcome's).
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from torch import nn
 from engine.checkpoint import Progress, load_checkpoint, restore, save_checkpoint, set_rng_states
 from engine.config import Config
 from engine.data import BatchStream, prepare_data, val_batches
-from engine.distributed import (World, any_rank, mean_losses, micro_batch_sync, rank_seed, sum_over_ranks,
+from engine.distributed import (World, any_rank, gather_rows, micro_batch_sync, rank_seed, sum_over_ranks,
                                 wait_for_all, wrap)
 from engine.evaluate import evaluate
 from engine.events import EventSink, log
+from engine.guards import NAN_HINT, LossGuard, Reading, ThroughputGuard, Trip, judge, row, weights_finite
 from engine.model import MoETransformer
 from engine.optim import Optimizers, build_optimizers
 from engine.precision import Precision, choose_precision, enable_tf32
@@ -40,6 +47,12 @@ from engine.stop import StopRequest
 class Outcome:
     status: str  # completed, stopped or diverged
     progress: Progress
+    reason: str = ""  # diverged: the guard's reason, which run.json and the UI show
+
+
+# What a rank other than 0 ends with when rank 0's throughput guard tripped: only rank 0's
+# reason is written anywhere.
+_PEER_SLOW = Trip("diverged", "throughput collapse on rank 0", "", keep_weights=True)
 
 
 @dataclass
@@ -123,6 +136,9 @@ class Trainer:
         if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
             torch.manual_seed(rank_seed(t.seed, world.rank, self.progress.step))
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
+        self._saved_time = time.monotonic()  # the last save, or the segment's start
+        self.loss_guard = LossGuard(t.spike_factor, t.spike_steps, device)
+        self.throughput = ThroughputGuard(t.min_throughput_ratio, t.throughput_minutes)
         self._evaluated_step = -1  # the step of the last eval event
         self.parallel = wrap(self.model, device) if world.distributed else None
         trained = self.parallel or self.model
@@ -157,20 +173,52 @@ class Trainer:
         self._emit("eval", step=self.progress.step, **metrics)
         log(f"step {self.progress.step}: val loss {metrics['val_loss']:.4f}, acc {metrics['val_accuracy']:.3f}")
 
-    def _checkpoint(self) -> None:
-        self._saved_step = self.progress.step
-        if not self.world.is_main:
-            return
-        save_checkpoint(self.checkpoint_path, self.model, self.optimizers, self.scaler, self.stream.state_dict(),
-                        self.progress, self.cfg.to_dict())
-        self._emit("checkpoint", step=self.progress.step, path=str(self.checkpoint_path))
+    def _checkpoint(self) -> Trip | None:
+        """Save, unless the weights went non-finite (then the trip, and checkpoint.pt keeps
+        the last good step). Every rank votes, so all end alike."""
+        step = self.progress.step
+        if any_rank(self.world, not weights_finite(list(self.model.parameters())), self.device):
+            kept = f"checkpoint.pt still holds step {self._saved_step}" if self._saved_step >= 0 else "none saved"
+            return Trip("nan", f"the weights became non-finite at step {step}; {kept}", NAN_HINT)
+        self._saved_step, self._saved_time = step, time.monotonic()
+        if self.world.is_main:
+            save_checkpoint(self.checkpoint_path, self.model, self.optimizers, self.scaler, self.stream.state_dict(),
+                            self.progress, self.cfg.to_dict())
+            self._emit("checkpoint", step=step, path=str(self.checkpoint_path))
+        return None
 
-    def _end(self, status: str) -> Outcome:
+    def _read(self, result: StepResult) -> Reading:
+        """The read step's one host sync (all ranks' rows, see engine.guards). Rank 0 alone
+        votes for the wall-time checkpoint and its throughput guard's verdict: its clock
+        decides for every rank, on the same step."""
+        t, main = self.cfg.train, self.world.is_main
+        since_save = time.monotonic() - self._saved_time
+        time_due = main and t.checkpoint_minutes > 0 and since_save >= t.checkpoint_minutes * 60
+        vector = row(result.lm_loss, result.aux_loss, result.grad_norm, self.loss_guard,
+                     slow=main and self.throughput.trip is not None, checkpoint_due=time_due)
+        return judge(gather_rows(self.world, vector), t.spike_factor, t.spike_steps)
+
+    def _trip(self, reading: Reading) -> Trip | None:
+        """A loss guard's trip, else rank 0's throughput verdict (which the other ranks know
+        only as a vote)."""
+        if reading.trip is not None or not reading.slow:
+            return reading.trip
+        return self.throughput.trip or _PEER_SLOW
+
+    def _diverge(self, trip: Trip, spiking: bool = False) -> Outcome:
+        if trip.keep_weights and not spiking:  # the weights are good: keep them for a resume
+            trip = self._checkpoint() or trip
+        if self.world.is_main:
+            log(f"error ({trip.kind}): {trip.reason}\n  hint: {trip.hint}")
+        self._emit("error", kind=trip.kind, message=trip.reason, hint=trip.hint)
+        return self._end("diverged", trip.reason)
+
+    def _end(self, status: str, reason: str = "") -> Outcome:
         wait_for_all(self.world)
         metrics = {**self.progress.metrics, "tokens": self.progress.tokens, "steps": self.progress.step}
         self._emit("end", step=self.progress.step, status=status, metrics=metrics,
                    wall_time=round(self.progress.elapsed, 3))
-        return Outcome(status, self.progress)
+        return Outcome(status, self.progress, reason)
 
     # ---- the loop ---------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -178,8 +226,10 @@ class Trainer:
         self._emit_start()
         params = [q for q in self.model.parameters() if q.requires_grad]
         segment_start, elapsed_before = time.perf_counter(), p.elapsed
-        window_tokens, window_seconds = 0, 0.0  # since the last step event, training time only
+        window_steps, window_tokens, window_seconds = 0, 0, 0.0  # since the last read, training time only
         counts_LE: torch.Tensor | None = None  # expert assignments since the last experts event
+        result: StepResult | None = None
+        reading: Reading | None = None  # of the last step, if it was read
         self.stop.graceful = True
         while p.step < t.max_steps and not any_rank(self.world, self.stop.requested, self.device):
             self.sink.beat()
@@ -190,38 +240,49 @@ class Trainer:
                                 t.gradient_accumulation_steps, cfg.optim.grad_clip, self.parallel)
             p.step += 1
             p.tokens += self.tokens_per_step
-            # The step's host sync: divergence must stop the run now, and on every rank alike.
-            loss, aux_loss = mean_losses(self.world, result.lm_loss, result.aux_loss)
-            window_tokens += self.tokens_per_step
-            window_seconds += time.perf_counter() - step_start
-            p.elapsed = elapsed_before + time.perf_counter() - segment_start
-            p.metrics["loss"] = loss
-            if not torch.isfinite(torch.tensor(loss)):
-                self._emit("error", kind="nan", message=f"the training loss became {loss} at step {p.step}",
-                           hint="lower optim.muon_lr / optim.adamw_lr, lengthen the warmup, or set optim.grad_clip")
-                return self._end("diverged")  # no checkpoint: it would replace good weights with bad ones
+            self.loss_guard.update(result.lm_loss, p.step)  # on the device: no host sync
             if result.expert_counts_LE is not None:
                 counts_LE = result.expert_counts_LE if counts_LE is None else counts_LE + result.expert_counts_LE
             last = p.step == t.max_steps
-            if p.step % t.log_every == 0 or last:
-                main_lr, adamw_lr = self._lrs(factor)
-                self._emit("step", step=p.step, loss=loss, aux_loss=aux_loss, lr=main_lr,
-                           adamw_lr=adamw_lr, grad_norm=result.grad_norm.item(),
-                           tokens_per_s=round(window_tokens / max(window_seconds, 1e-9), 1),
-                           tokens=p.tokens, elapsed=round(p.elapsed, 3))
-                window_tokens, window_seconds = 0, 0.0
+            logs, evaluates = p.step % t.log_every == 0 or last, p.step % cfg.eval.eval_every == 0 or last
+            # Counted from the last save (from step 0 before any): a save a spike held back is due at once after it.
+            saves = last or (t.checkpoint_every > 0 and p.step - max(self._saved_step, 0) >= t.checkpoint_every)
+            reading = self._read(result) if logs or evaluates or saves else None
+            window_steps += 1
+            window_tokens += self.tokens_per_step
+            window_seconds += time.perf_counter() - step_start
+            p.elapsed = elapsed_before + time.perf_counter() - segment_start
+            if reading is not None:
+                if (trip := self._trip(reading)) is not None:
+                    return self._diverge(trip, reading.spiking)
+                p.metrics["loss"] = reading.loss
+                tokens_per_s = window_tokens / max(window_seconds, 1e-9)
+                self.throughput.observe(p.step, window_steps, window_tokens, window_seconds)
+                window_steps, window_tokens, window_seconds = 0, 0, 0.0
+                if logs:
+                    main_lr, adamw_lr = self._lrs(factor)
+                    self._emit("step", step=p.step, loss=reading.loss, aux_loss=reading.aux_loss, lr=main_lr,
+                               adamw_lr=adamw_lr, grad_norm=reading.grad_norm, tokens_per_s=round(tokens_per_s, 1),
+                               tokens=p.tokens, elapsed=round(p.elapsed, 3))
             if counts_LE is not None and (p.step % t.experts_every == 0 or last):
                 self._emit("experts", step=p.step, load=expert_shares(sum_over_ranks(self.world, counts_LE)))
                 counts_LE = None
-            if p.step % cfg.eval.eval_every == 0 or last:
+            if evaluates:
                 self._eval()
-            if (t.checkpoint_every and p.step % t.checkpoint_every == 0) or last:
-                self._checkpoint()
+            # Periodic saves wait while the loss is above its spike line: a spike that passes
+            # gets its checkpoint at the next read; the last step's save does not wait.
+            if reading is not None and (last or ((saves or reading.checkpoint_due) and not reading.spiking)):
+                if (trip := self._checkpoint()) is not None:
+                    return self._diverge(trip)
         p.elapsed = elapsed_before + time.perf_counter() - segment_start
         if p.step >= t.max_steps:
             return self._end("completed")
+        if reading is None and result is not None:  # stopped after a step that was not read: its guards first
+            reading = self._read(result)
+            if (trip := self._trip(reading)) is not None:
+                return self._diverge(trip, reading.spiking)
         if self._evaluated_step != p.step:  # a stopped run reports where it stopped, not up to eval_every steps before
             self._eval()
-        if self._saved_step != p.step:
-            self._checkpoint()
+        if self._saved_step != p.step and (trip := self._checkpoint()) is not None:
+            return self._diverge(trip)
         return self._end("stopped")

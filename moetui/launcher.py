@@ -75,8 +75,8 @@ def _read_claimed(run_dir: Path) -> dict[str, Any]:
         record = read_run_json(run_dir, must_exist=True)
     except FileNotFoundError:
         raise LaunchError(f"no run {run_dir.name!r} in {run_dir.parent} (deleted?)") from None
-    except (OSError, ValueError) as e:
-        raise LaunchError(f"run {run_dir.name} is damaged: unreadable {RUN_FILE} ({e})") from None
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep to parse
+        raise LaunchError(f"run {run_dir.name} is damaged: unreadable {RUN_FILE} ({type(e).__name__})") from None
     problem = record_problem(record)
     if problem is not None:
         raise LaunchError(f"run {run_dir.name} is damaged: {problem}")

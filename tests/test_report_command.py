@@ -94,7 +94,7 @@ def test_broken_runs_are_flagged_not_fatal(runs_dir):
     result = report("-f", "csv")
     assert result.exit_code == 0, result.output
     rows = {r["label"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert rows["cut"]["val_loss"] == "7.5" and "running" in rows["cut"]["flags"]
+    assert rows["cut"]["val_loss"] == "7.5" and "crashed" in rows["cut"]["flags"]  # "running", with no engine
     assert rows["empty"]["rank"] == "" and "no events" in rows["empty"]["flags"]
 
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from textual import on
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -100,6 +101,12 @@ class MoeTui(App):
             reason = " / ".join(lines) or f"exit code {message.returncode}"
             self.notify(f"{self.run_name(message.run_id)}: {reason}", title="Engine failed to start",
                         severity="error", timeout=15)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Always as plain text (screens' `notify` asks for markup by default): messages carry
+        run names, paths and engine errors, and a run named `[/b]` must not crash the app."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def run_name(self, run_id: str) -> str:
         record = self.state.records.get(run_id)

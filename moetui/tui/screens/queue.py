@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -54,7 +55,7 @@ class QueueScreen(LiveScreen):
             group = "/".join(p for p in (record.study, record.variant) if p) or "–"
             device = record.device or (f"gpu {record.gpu}" if record.gpu is not None else "–")
             step = f"{history.last_step}/{history.max_steps}" if history.max_steps else "–"
-            table.add_row(str(place) if place > 0 else "▶", record.name, group,
+            table.add_row(str(place) if place > 0 else "▶", escape(record.name), escape(group),
                           Text(record.status, style=STATUS_STYLES[record.status]), device, step, key=record.id)
         self._ids = [r.id for r in rows]
         if rows:
