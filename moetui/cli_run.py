@@ -15,7 +15,7 @@ from rich.table import Table
 
 from engine.config import Config
 from engine.rundir import EVENTS_FILE
-from moetui import launcher, live, presets, scheduler
+from moetui import launcher, live, preflight, presets, scheduler
 from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
 from moetui.history import RunHistory
 from moetui.runs import RunStore
@@ -89,7 +89,7 @@ def run_command(
 ) -> None:
     """Train a preset, with a live view (Ctrl-C: stop or detach)."""
     config, meta = resolve(preset, sets)
-    launcher.parse_gpus(gpus)
+    _check_gpus(config, gpus)
     store = store_from(runs_dir)
     store.check_writable()
     if queue:
@@ -119,6 +119,14 @@ def resume_command(
     _started(store, record.id, process, detach)
 
 
+def _check_gpus(config: Config, gpus: str | None) -> None:
+    """`--gpus` must name GPUs that are here, unless the run trains on the CPU
+    (`train.device=cpu`), where `--gpus 0,1` means two data-parallel CPU ranks."""
+    chosen = launcher.parse_gpus(gpus)
+    if config.train.device != "cpu":
+        preflight.require_gpus(chosen)
+
+
 def _seeds(text: str | None) -> list[int] | None:
     if text is None:
         return None
@@ -141,7 +149,7 @@ def study_command(
     spec = presets.load_study(study)
     base_config, meta = resolve(base or spec.base, sets)
     runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
-    launcher.parse_gpus(gpus)
+    _check_gpus(base_config, gpus)
     store = store_from(runs_dir)
     store.check_writable()
     records = scheduler.enqueue(store, spec.name, meta.name, runs)

@@ -77,8 +77,8 @@ def test_stop_reaches_every_rank_and_resume_on_two_gpus_finishes(runs_dir, token
     """`moetui stop` signals torchrun, which forwards the stop to each rank; they stop after
     the same step, rank 0 checkpoints, and the resumed run continues under two ranks."""
     store = RunStore(runs_dir)
-    run_id = moetui("run", "quick", "--gpus", "0,1", "--detach",
-                    *fast_sets(token_cache_dir, "train.max_steps=400")).stdout.strip()
+    run_id = moetui("run", "quick", "--gpus", "0,1", "--detach",  # two CPU ranks: train.device=cpu
+                    *fast_sets(token_cache_dir, "train.max_steps=400", "train.device=cpu")).stdout.strip()
     wait_for_step(store, run_id, 2)
     assert "engine.torchrun" in Path(f"/proc/{store.get(run_id).pid}/cmdline").read_text()  # the agent
     stopped = moetui("stop", run_id)
