@@ -82,10 +82,12 @@ def test_a_study_on_another_base_runs_every_variant_through_the_queue(runs_dir, 
     assert listed.count("completed") == 3
 
 
-def test_a_run_the_engine_refuses_ends_with_its_reason_in_one_line(runs_dir, token_cache_dir):
-    result = moetui("run", "quick", *fast_sets(token_cache_dir, "data.source=/nonexistent/corpus.txt"))
+def test_a_run_the_engine_refuses_ends_with_its_reason_in_one_line(runs_dir, token_cache_dir, tmp_path):
+    one_line = tmp_path / "one-document.txt"  # readable text (the pre-flight passes it), too little to split
+    one_line.write_text("just a few words of text here.\n")
+    result = moetui("run", "quick", *fast_sets(token_cache_dir, f"data.source={one_line}"))
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("moetui: run quick failed: data error: data file '/nonexistent/corpus.txt' "
-                                     "does not exist")
+    assert result.stderr.strip() == (f"moetui: run quick failed: data error: data file '{one_line}' has 1 "
+                                     "document(s); a train/validation split needs at least 2")
     assert "error (data)" in result.stdout  # the live view shows the engine's error event and hint
     assert RunStore(runs_dir).get("quick").exit_code == 3

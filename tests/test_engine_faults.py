@@ -233,8 +233,6 @@ def test_a_stop_sent_before_the_engine_has_started_ends_the_run_stopped(runs_dir
     assert record["status"] == "stopped" and record["exit_reason"].startswith("interrupted error")
 
 
-@pytest.mark.xfail(strict=True, reason="the local backend must spawn the engine with SIGTERM/SIGINT blocked "
-                                       "(moetui/backends/local.py); the interpreter's start-up is not ours to cover")
 def test_a_launch_stopped_at_once_ends_stopped_with_a_reason_not_crashed(runs_dir, token_cache_dir):
     store = RunStore(runs_dir)
     record = store.create(quick_config(token_cache_dir), name="early", preset="quick")

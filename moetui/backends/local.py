@@ -9,11 +9,12 @@ unknown and their heartbeat decides.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal as signals
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import psutil
 
@@ -48,9 +49,10 @@ class LocalBackend:
 
     def submit(self, run_dir: Path, resume: bool, gpus: list[str], pipe: bool) -> Submission:
         touch(run_dir / HEARTBEAT_FILE)  # the engine's first beat comes after torch loads
-        with open(run_dir / LOG_FILE, "ab") as log:
-            process = spawn(engine_command(run_dir, resume, gpus), stdout=subprocess.PIPE if pipe else subprocess.DEVNULL, stderr=log,
-                            env=engine_env(gpus))
+        held = _stop_signals_held() if len(gpus) <= 1 else contextlib.nullcontext()  # torchrun's agent has its own
+        with open(run_dir / LOG_FILE, "ab") as log, held:
+            process = spawn(engine_command(run_dir, resume, gpus),
+                            stdout=subprocess.PIPE if pipe else subprocess.DEVNULL, stderr=log, env=engine_env(gpus))
         identity = identify(process.pid)
         fields: dict[str, Any] = {"backend": self.name, "pid": process.pid, "host": this_host()}
         if identity is not None:  # None: it died at once; the engine's own record or liveness tells
@@ -91,6 +93,22 @@ def _send(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
     else:
         os.kill(pid, signum)
+
+
+_STOP_SIGNALS = {signals.SIGTERM, signals.SIGINT}
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Spawn with SIGTERM/SIGINT blocked: the child inherits the mask, so a stop sent while
+    its interpreter starts waits until the engine has its handlers and unblocks them
+    (engine/__main__.py), instead of killing it before it can say so. Not for torchrun,
+    whose agent installs its handlers only once torch has loaded."""
+    previous = signals.pthread_sigmask(signals.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signals.pthread_sigmask(signals.SIG_SETMASK, previous)
 
 
 def _runs_in(pid: Any, run_dir: Path) -> bool:

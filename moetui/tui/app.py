@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from engine.config import Config
 from engine.identity import this_host
-from engine.rundir import LOG_FILE
+from engine.rundir import EVENTS_FILE, LOG_FILE
 from moetui import launcher, status
 from moetui.errors import MoetuiError
 from moetui.tui.feeds import StoreWatcher, follow_pipe, watch_store
@@ -139,7 +139,8 @@ class MoeTui(App):
 
     def _follow(self, run_id: str, process: subprocess.Popen) -> None:
         self.processes[run_id] = process
-        self.run_worker(partial(follow_pipe, run_id, process, self.post_message, self._stop_feeds),
+        events_path = self.store.path(run_id) / EVENTS_FILE
+        self.run_worker(partial(follow_pipe, run_id, events_path, process, self.post_message, self._stop_feeds),
                         thread=True, name=f"pipe {run_id}", group="feeds")
 
     def resume_run(self, run_id: str) -> None:

@@ -24,13 +24,14 @@ Post = Callable[[Any], object]
 _POLL_S = 0.2  # how often a blocked pipe read looks at the stop flag
 
 
-def follow_pipe(run_id: str, process: subprocess.Popen, post: Post, stop: threading.Event) -> None:
+def follow_pipe(run_id: str, events_path: Path, process: subprocess.Popen, post: Post,
+                stop: threading.Event) -> None:
     """Forward the run's new events as the engine writes them, then report its exit.
 
     Every wake-up reads all the file's new lines at once, so a fast engine's events arrive
     as one batch instead of one message per line. On `stop` (the TUI is quitting) the pipe
     is closed and the engine is left running; the next TUI follows its file."""
-    tail = tail_from_now(_events_file(process))
+    tail = tail_from_now(events_path)
     for events in woken_events(process.stdout, tail, _POLL_S):
         if stop.is_set():
             process.stdout.close()  # as if this process had exited: the engine carries on, file only
@@ -40,13 +41,6 @@ def follow_pipe(run_id: str, process: subprocess.Popen, post: Post, stop: thread
             post(RunEvents(run_id, events, reset))
     process.stdout.close()
     post(EngineExited(run_id, process.wait()))
-
-
-def _events_file(process: subprocess.Popen) -> Path:
-    """The run's events.jsonl, from the --run-dir the launcher gave the engine (the app
-    hands this feed the process alone)."""
-    args = [str(arg) for arg in process.args]
-    return Path(args[args.index("--run-dir") + 1]) / EVENTS_FILE
 
 
 class StoreWatcher:
