@@ -5,7 +5,9 @@ user has something to fix, the record in run.json and the process exit code:
 
     completed, stopped              exit 0 (stopped before the loop: `error` kind interrupted)
     failed: config / data / oom      exit 2 / 3 / 4, with an `error` event saying what to do
-    diverged (non-finite loss)      exit 5
+    diverged                        exit 5: a guard tripped (non-finite loss or weights, a loss
+                                    spike, a throughput collapse: engine/guards.py); the reason
+                                    names the guard and the step
     failed: disk                    exit 6: the run directory could not be written (full,
                                     read-only, I/O error); the error names the file
     failed: checkpoint              exit 7: --resume found checkpoint.pt damaged
