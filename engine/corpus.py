@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from engine.config import DataConfig
 from engine.data_error import DataError
+from engine.dedup import distinct
 from engine.embedded import embedded_documents, embedded_version
 from engine.hub import require_hub
 
@@ -26,6 +27,8 @@ _BUILDERS = {".txt": "text", ".text": "text", ".md": "text", ".jsonl": "json", "
 # With only max_tokens set, read this many characters per wanted token before stopping: byte-level
 # BPE on English averages ~4 characters a token, so 6 leaves room for denser text.
 CHARS_PER_TOKEN_BUDGET = 6
+# Bumped whenever the same records would give other documents (2: repeated documents dropped).
+_READ_REVISION = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ def describe_source(data: DataConfig) -> str:
 
 def source_identity(data: DataConfig) -> str:
     """What the documents depend on, for the cache key, computed without reading them."""
+    return f"{_records_identity(data)}|r{_READ_REVISION}"
+
+
+def _records_identity(data: DataConfig) -> str:
     if data.source == "embedded":
         return "embedded:" + embedded_version()
     if data.source.startswith(HF_PREFIX):
@@ -77,14 +84,12 @@ def read_documents(data: DataConfig, progress: Callable[[int], None] = lambda n:
 
 
 def limit_documents(texts: Iterable[str], limits: Limits, progress: Callable[[int], None]) -> Iterator[str]:
-    """Skip empty texts, cut each to max_chars, stop at num_documents or the max_tokens char budget."""
+    """Cut each text to max_chars, skip empty ones and repeats (`distinct`), stop at num_documents
+    or the max_tokens char budget: limits count the documents that are used."""
     count = chars = 0
     budget = limits.max_tokens * CHARS_PER_TOKEN_BUDGET
-    for text in texts:
-        if limits.max_chars:
-            text = text[: limits.max_chars]
-        if not text.strip():
-            continue
+    cut = (text[: limits.max_chars] if limits.max_chars else text for text in texts)
+    for text in distinct(text for text in cut if text.strip()):
         yield text
         count, chars = count + 1, chars + len(text)
         progress(count)
