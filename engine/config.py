@@ -36,9 +36,13 @@ _MISSING = object()
 
 
 def knob(default: Any, help: str, unit: str = "", min: float | None = None,
-         max: float | None = None, choices: tuple[str, ...] | None = None) -> Any:
-    """A schema field: the default plus what a form, a help page or a validator needs."""
-    meta = {"help": help, "unit": unit, "min": min, "max": max, "choices": choices}
+         max: float | None = None, choices: tuple[str, ...] | None = None, affects_results: bool = True) -> Any:
+    """A schema field: the default plus what a form, a help page or a validator needs.
+    `affects_results=False` marks a setting that cannot change the trained model or its
+    evaluation (logging, checkpoint cadence, guards, speed switches with the same losses):
+    the report treats runs that differ only there as replicates of one variant."""
+    meta = {"help": help, "unit": unit, "min": min, "max": max, "choices": choices,
+            "affects_results": affects_results}
     return field(default=default, metadata=meta)
 
 
@@ -73,7 +77,9 @@ class MoEConfig:
     load_balancing_weight: float = knob(0.01, "Weight of the Switch load-balancing auxiliary loss", "", 0.0, 10.0)
     expert_d_ff: int = knob(0, "Expert hidden size; 0 = model.d_ff", "dims", 0, 131072)
     router_noise_std: float = knob(0.0, "Gaussian noise added to router logits in training (seed project: 0.1)", "", 0.0, 10.0)
-    grouped_gemm: bool = knob(True, "Use torch's grouped GEMM for experts on CUDA when available")
+    # The same sums in another kernel order: float rounding apart, the same losses.
+    grouped_gemm: bool = knob(True, "Use torch's grouped GEMM for experts on CUDA when available",
+                              affects_results=False)
 
 
 @dataclass
@@ -108,33 +114,38 @@ class TrainConfig:
     use_amp: bool = knob(True, "Mixed precision on GPU (bf16 if supported, else fp16 + grad scaler)")
     amp_dtype: str = knob("auto", "Autocast dtype; auto picks bf16 or fp16 on CUDA and fp32 on CPU",
                           choices=("auto", "bf16", "fp16", "off"))
-    compile: bool = knob(False, "torch.compile the model")
+    compile: bool = knob(False, "torch.compile the model", affects_results=False)
     # Periodic checkpoints by default, so that a crash loses minutes, not the run. One save of
     # the baseline's model costs ~2 s for 708 MB, rewritten in place (docs/benchmarks.md).
     checkpoint_every: int = knob(1000, "Save a checkpoint when this many steps passed since the last one (and "
-                                 "always at the end and on stop); 0 = off", "steps", 0, 100_000_000)
+                                 "always at the end and on stop); 0 = off", "steps", 0, 100_000_000,
+                                 affects_results=False)
     checkpoint_minutes: float = knob(10.0, "Save a checkpoint when this much wall time passed since the last one; "
-                                     "0 = off (checked every train.log_every steps)", "min", 0.0, 1e6)
+                                     "0 = off (checked every train.log_every steps)", "min", 0.0, 1e6,
+                                     affects_results=False)
     log_every: int = knob(1, "Emit a step event every N optimizer steps; the divergence guards and checkpoint_minutes "
-                          "are read on these steps, so they act up to N - 1 steps late", "steps", 1, 1_000_000)
-    experts_every: int = knob(10, "Emit per-layer expert load every N steps", "steps", 1, 1_000_000)
+                          "are read on these steps, so they act up to N - 1 steps late", "steps", 1, 1_000_000,
+                          affects_results=False)
+    experts_every: int = knob(10, "Emit per-layer expert load every N steps", "steps", 1, 1_000_000,
+                              affects_results=False)
     # Divergence guards (engine/guards.py), read on the steps that log, evaluate or checkpoint:
     # with log_every = N a guard notices up to N - 1 steps late. A non-finite loss always ends
     # the run. Spikes: healthy quick runs never went past 1.06 x their loss EMA; 3 x for 20
     # steps is a blow-up, and still comes before the loss turns NaN (tests/test_engine_guards.py).
     spike_factor: float = knob(3.0, "A loss spike: the step loss above this x its EMA (50-step horizon, "
-                               "judged from step 51 of a run segment)", "x", 1.0, 1e6)
+                               "judged from step 51 of a run segment)", "x", 1.0, 1e6, affects_results=False)
     spike_steps: int = knob(20, "End the run as diverged after this many consecutive spike steps; 0 = off",
-                            "steps", 0, 1_000_000)
+                            "steps", 0, 1_000_000, affects_results=False)
     # Off by default: a slower machine leaves the weights fine, and shared machines (other
     # jobs, a busy CPU) slow down often, so ending the run is the researcher's choice.
     min_throughput_ratio: float = knob(0.0, "End the run as diverged (with a checkpoint) when tokens/s stays below "
                                        "this x the run's typical tokens/s for throughput_minutes; 0 = off",
-                                       "x", 0.0, 1.0)
+                                       "x", 0.0, 1.0, affects_results=False)
     throughput_minutes: float = knob(10.0, "How long tokens/s must stay below min_throughput_ratio x typical",
-                                     "min", 0.0, 1e6)
+                                     "min", 0.0, 1e6, affects_results=False)
     stall_after: float = knob(300.0, "Show the run as stalled after this long without progress (paused or hung "
-                              "engine); allow for your slowest step, eval or data preparation", "s", 10.0, 604800.0)
+                              "engine); allow for your slowest step, eval or data preparation", "s", 10.0, 604800.0,
+                              affects_results=False)
 
 
 @dataclass
@@ -151,12 +162,15 @@ class DataConfig:
     val_fraction: float = knob(0.1, "Share of documents held out for validation", "", 0.0001, 0.9)
     split_seed: int = knob(42, "Seed of the train/validation split (and so of the BPE's training text); apart from "
                            "train.seed so that every seed of a study is scored on the same documents", "", 0, 2**31 - 1)
-    cache_dir: str = knob("", "Token cache directory; empty = <runs store>/.cache")
+    cache_dir: str = knob("", "Token cache directory; empty = <runs store>/.cache", affects_results=False)
 
 
 @dataclass
 class EvalConfig:
-    eval_every: int = knob(10, "Evaluate every N optimizer steps (and always at the end)", "steps", 1, 100_000_000)
+    # Evaluation draws no random numbers and leaves the weights as they were (eval mode, no
+    # grad): its cadence only places the curve's points, so it does not affect results.
+    eval_every: int = knob(10, "Evaluate every N optimizer steps (and always at the end)", "steps", 1, 100_000_000,
+                           affects_results=False)
     eval_steps: int = knob(100, "Validation batches per evaluation", "batches", 1, 1_000_000)
 
 
@@ -262,6 +276,7 @@ class FieldSpec:
     min: float | None
     max: float | None
     choices: tuple[str, ...] | None
+    affects_results: bool = True
 
     @property
     def key(self) -> str:
@@ -276,7 +291,7 @@ def iter_fields() -> Iterator[FieldSpec]:
         for f in dataclasses.fields(factory):
             m = f.metadata
             yield FieldSpec(section, f.name, _TYPES[f.type] if isinstance(f.type, str) else f.type,
-                            f.default, m["help"], m["unit"], m["min"], m["max"], m["choices"])
+                            f.default, m["help"], m["unit"], m["min"], m["max"], m["choices"], m["affects_results"])
 
 
 _SPECS: dict[str, FieldSpec] = {s.key: s for s in iter_fields()}
