@@ -3,7 +3,8 @@
 A preset (`presets/NAME.toml`) holds `description`, optional `extends = "other"` and the
 config tables that differ from the schema defaults; `extends` layers it on another preset.
 A study (`presets/studies/NAME.toml`) holds `description`, `base` (a preset), optional
-`seeds` and `[[variant]]` tables with `name`, `description` and `overrides` (the same
+`seeds`, `baseline` (the variant every other is compared with in `moetui report`) and
+`[[variant]]` tables with `name`, `description` and `overrides` (the same
 `section.key=value` strings as `--set`). Every variant runs once per seed.
 
 Lookup order: the user's presets directory ($MOETUI_PRESETS, else
@@ -27,7 +28,7 @@ PRESETS_ENV = "MOETUI_PRESETS"
 STUDIES = "studies"
 _PACKAGE = Path(__file__).resolve().parent
 _PRESET_KEYS = ("description", "extends")
-_STUDY_KEYS = ("description", "base", "seeds", "variant")
+_STUDY_KEYS = ("description", "base", "seeds", "baseline", "variant")
 _VARIANT_KEYS = ("name", "description", "overrides")
 
 
@@ -58,6 +59,7 @@ class Study:
     seeds: list[int]
     variants: list[Variant]
     path: Path | None = None
+    baseline: str | None = None  # the variant the report compares the others with
 
 
 # ---- where presets live -------------------------------------------------------------------
@@ -225,8 +227,12 @@ def load_study(name: str) -> Study:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PresetError(f"{where}: variant names repeat: {', '.join(duplicates)}")
+    baseline = data.get("baseline")
+    if baseline is not None and baseline not in names:
+        raise PresetError(f"{where}: baseline = {baseline!r} is not one of its variants",
+                          f"variants: {', '.join(names)}")
     return Study(Path(name).stem if name.endswith(".toml") else name, str(data.get("description", "")),
-                 base, seeds, variants, path)
+                 base, seeds, variants, path, baseline)
 
 
 def study_configs(study: Study, base: str | Config | None = None,
