@@ -32,8 +32,9 @@ def fresh_paragraphs(documents: Iterable[str]) -> Iterator[str]:
 
     A paragraph (blank-line separated) goes when its text, ignoring case and whitespace, was
     seen before, or when more than half of its 8-word shingles occur in paragraphs kept
-    earlier. A document left without a paragraph of 8 words (a heading whose body was a
-    repeat) goes entirely. First come, first kept, so the result depends on the order."""
+    earlier. A document left without a paragraph of 8 words goes entirely: a heading whose
+    body was a repeat, or a line too short to teach anything. First come, first kept, so the
+    result depends on the order."""
     seen_paragraphs: set[bytes] = set()
     seen_shingles: set[tuple[str, ...]] = set()
     for document in documents:
