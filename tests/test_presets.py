@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import Config
+from engine.config import Config, config_diff
 from moetui import presets
 from moetui.presets import PresetError, load_preset, load_study, study_configs
 
@@ -53,6 +53,30 @@ def test_every_seed_study_loads_and_every_variant_validates(name):
         config.validate()
 
 
+def eval_points(c: Config) -> list[int]:
+    """The optimizer steps the engine evaluates after (engine/train.py: every eval_every
+    steps, and always at the last step)."""
+    return [s for s in range(1, c.train.max_steps + 1) if s % c.eval.eval_every == 0 or s == c.train.max_steps]
+
+
+@pytest.mark.parametrize("name", sorted(SEED_STUDIES))
+def test_every_seed_study_variant_draws_a_curve_that_ends_on_the_reported_eval(name):
+    """At least 5 evaluations a run (one a step in runs shorter than that), evenly spaced,
+    the last at the final step: the figure the seed report gives."""
+    for variant, _, c in study_configs(load_study(name)):
+        points = eval_points(c)
+        assert len(points) >= min(5, c.train.max_steps), (variant, points)
+        assert c.train.max_steps % c.eval.eval_every == 0, (variant, c.eval.eval_every)  # no ragged last gap
+        assert points[-1] == c.train.max_steps
+
+
+def test_the_five_step_seed_baseline_evaluates_after_every_step():
+    runs = configs_by_variant("ablation")
+    assert eval_points(runs["baseline"]) == [1, 2, 3, 4, 5]
+    assert eval_points(runs["combo_grad_dropout"]) == list(range(1, 11))
+    assert eval_points(load_preset("baseline")[0]) == [1, 2, 3, 4, 5]
+
+
 def test_every_preset_loads_and_is_listed_with_a_description():
     listed = presets.list_presets()
     assert {"quick", "baseline", "ablation-winner", "optimized", "reasoning-base", "architecture-base",
@@ -76,18 +100,17 @@ def test_baseline_is_the_blueberry_setup():
     assert (t.use_amp, t.amp_dtype) == (True, "fp16")
     assert (d.source, d.hf_config, d.num_documents, d.max_chars, d.max_tokens, d.tokenizer) == (
         "hf:HuggingFaceTB/smollm-corpus", "cosmopedia-v2", 2000, 3000, 500_000, "HuggingFaceTB/SmolLM-135M")
-    assert (ev.eval_every, ev.eval_steps) == (10, 100)
+    assert (ev.eval_every, ev.eval_steps) == (1, 100)  # every step: a curve; the seed's 100 batches
     assert "seed" in meta.description
 
 
 def test_ablation_variants_change_exactly_what_seed_report_000_says():
     runs = configs_by_variant("ablation")
     base = load_preset("baseline")[0]
-    from engine.config import config_diff
-
     changes = {name: {k: new for k, _, new in config_diff(base, c)} for name, c in runs.items()}
-    assert changes["baseline"] == {}
-    accum_2 = {"train.gradient_accumulation_steps": 2, "train.max_steps": 10}
+    floor = {"schedule.min_lr_ratio": 0.05}  # the seed code's floor, which the report does not state
+    assert changes["baseline"] == floor
+    accum_2 = {**floor, "train.gradient_accumulation_steps": 2, "train.max_steps": 10}
     assert changes["grad_accum_2"] == accum_2
     assert changes["combo_grad_dropout"] == {**accum_2, "model.dropout": 0.05}
     assert changes["combo_grad_lr"] == {**accum_2, "optim.muon_lr": 0.08}
@@ -121,6 +144,8 @@ def test_lr_schedule_runs_on_the_ablation_winner():
 def test_reasoning_study_matches_seed_report_002():
     runs = configs_by_variant("reasoning")
     base = runs["1_baseline"]
+    assert base.data.max_chars == 3000  # the seed's data/loader.py: item["text"][:3000]
+    assert (base.data.num_documents, base.eval.eval_steps) == (70_000, 10)
     assert (base.model.d_model, base.model.n_layers, base.moe.num_experts, base.moe.top_k) == (512, 8, 4, 2)
     assert (base.optim.optimizer, base.optim.adamw_lr, base.train.max_steps, base.warmup_steps) == ("adamw", 3e-4, 100, 20)
     assert (base.model.dropout, base.optim.grad_clip) == (0.1, 1.0)
@@ -150,6 +175,32 @@ def test_architecture_study_matches_seed_report_003():
     assert (small.batch_size, small.gradient_accumulation_steps, small.max_steps) == (8, 4, 75)
     assert sequences_seen(runs["SmallBatch"]) == 300 * 8
     assert runs["LongSeq"].model.max_seq_len == 384
+    assert (b.eval.eval_every, b.eval.eval_steps, b.schedule.min_lr_ratio) == (30, 25, 0.1)
+
+
+def test_small_batch_warms_up_as_long_as_the_other_architecture_variants():
+    """The seed's warmup was 300 // 20 = 15 scheduler steps, one per optimizer step, for every
+    variant: SmallBatch halves the optimizer steps, not the warmup (a ratio would give 8)."""
+    runs = configs_by_variant("architecture")
+    assert {name: c.warmup_steps for name, c in runs.items()} == dict.fromkeys(SEED_STUDIES["architecture"], 15)
+    assert runs["SmallBatch"].train.max_steps == runs["Baseline"].train.max_steps // 2 == 75
+    small = runs["SmallBatch"]
+    assert eval_points(small) == [15, 30, 45, 60, 75]  # the Baseline's 60, 120, ... micro-batches
+    assert [s * small.train.gradient_accumulation_steps for s in eval_points(small)] == [
+        s * runs["Baseline"].train.gradient_accumulation_steps for s in eval_points(runs["Baseline"])]
+
+
+def test_the_ablation_study_and_the_presets_from_its_winner_decay_to_the_seed_codes_5_percent_floor():
+    """Report 000's branch ran training/trainer.py with "0.05 + 0.95 * ..." ("5% min LR (was
+    0.1 + 0.9)"); the baseline preset keeps BLUEBERRY.md's 10%, which other studies inherit."""
+    for study in ("ablation", "lr-schedule"):
+        assert {c.schedule.min_lr_ratio for c in configs_by_variant(study).values()} == {0.05}, study
+    for preset in ("ablation-winner", "optimized"):
+        assert load_preset(preset)[0].schedule.min_lr_ratio == 0.05, preset
+    assert load_preset("baseline")[0].schedule.min_lr_ratio == 0.1
+    assert {c.schedule.min_lr_ratio for c in configs_by_variant("architecture").values()} == {0.1}
+    winner = configs_by_variant("ablation")["combo_grad_dropout"]
+    assert config_diff(winner, load_preset("ablation-winner")[0]) == []  # the next study starts from it exactly
 
 
 def test_components_study_ablates_one_component_each():
