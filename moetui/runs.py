@@ -65,7 +65,8 @@ class RunRecord:
     device: str | None = None
     git_commit: str | None = None
     created: float | None = None
-    started: float | None = None
+    started: float | None = None  # the first start; a resume does not move it
+    resumed: float | None = None  # the latest resume, if any
     ended: float | None = None
     stop_requested: float | None = None
     stall_after: float | None = None
@@ -73,6 +74,7 @@ class RunRecord:
     exit_code: int | None = None
     queue_order: int | None = None
     gpu: str | None = None
+    parent: str | None = None  # the run this one continues (`moetui continue`), by id
 
     @classmethod
     def from_json(cls, run_dir: Path, data: dict[str, Any]) -> "RunRecord":
@@ -92,9 +94,9 @@ _NUMBER = (int, float)
 # The JSON types each run.json field may hold (None is always allowed: "not yet").
 _TYPES: dict[str, tuple[type, ...]] = {
     **{name: (str,) for name in ("name", "preset", "study", "variant", "status", "backend", "host", "device",
-                                 "git_commit", "exit_reason", "gpu")},
+                                 "git_commit", "exit_reason", "gpu", "parent")},
     **{name: (int,) for name in ("seed", "pid", "exit_code", "queue_order")},
-    **{name: _NUMBER for name in ("pid_started", "boot", "created", "started", "ended", "stop_requested",
+    **{name: _NUMBER for name in ("pid_started", "boot", "created", "started", "resumed", "ended", "stop_requested",
                                   "stall_after")},
 }
 
