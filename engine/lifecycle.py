@@ -32,7 +32,8 @@ from engine.data_error import DataError
 from engine.distributed import World, join, leave, stop_pid
 from engine.events import EventSink, log
 from engine.protocol import make_event
-from engine.rundir import CHECKPOINT_FILE, EVENTS_FILE, DiskError, remove_stale_temp_files, update_run_json
+from engine.rundir import (CHECKPOINT_FILE, EVENTS_FILE, DiskError, read_run_json, remove_stale_temp_files,
+                           update_run_json)
 from engine.identity import identify
 from engine.stop import StopRequest
 from engine.train import Trainer
@@ -86,12 +87,16 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
             raise KeyboardInterrupt
         device = join(world, pick_device(cfg.train.device))
         identity = identify(stop_pid(world))
+        first_start = _first_start(run_dir) if resume and world.is_main else None
         record(status="running", **(identity.record() if identity else {}), device=_devices(device, world),
-               stall_after=cfg.train.stall_after, started=started, ended=None, exit_reason=None)
+               stall_after=cfg.train.stall_after, started=first_start or started,
+               resumed=started if first_start else None, ended=None, exit_reason=None)
         outcome = Trainer(cfg, run_dir, device, sink, resume, stop, world).run()
         status, code = outcome.status, EXIT_CODES[outcome.status]
         reason = {"completed": f"finished {outcome.progress.step} steps", "stopped": "stop requested",
                   "diverged": outcome.reason}[status]
+        if world.is_main:
+            log(_ended_line(status, outcome.progress.step, reason, run_dir))
     except ConfigError as e:
         reason, code = _fail(sink, started, "config", str(e), "fix the value in the config or the --set override")
     except DataError as e:
@@ -120,6 +125,24 @@ def run_engine(config_path: Path, run_dir: Path, resume: bool = False, sink: Eve
     except OSError as e:  # the store itself failed: engine.log has the reason; readers see the engine gone
         log(f"could not record the end in run.json: {e}")
     return code
+
+
+def _first_start(run_dir: Path) -> float | None:
+    """When the run first started (a resume keeps it; `resumed` records the latest start)."""
+    try:
+        first = read_run_json(run_dir).get("started")
+    except (OSError, ValueError, AttributeError):  # unreadable, or not an object: no first start known
+        return None
+    return first if isinstance(first, (int, float)) and not isinstance(first, bool) else None
+
+
+def _ended_line(status: str, step: int, reason: str, run_dir: Path) -> str:
+    """engine.log's last word on a run that trained, so that `moetui logs` tells how it ended."""
+    if status == "stopped":
+        return f"stopped at step {step} (a stop was requested); resume with: moetui resume {run_dir.name}"
+    if status == "diverged":
+        return f"diverged at step {step} because {reason}"
+    return f"{status}: {reason}"
 
 
 def _devices(device: torch.device, world: World) -> str:

@@ -97,8 +97,14 @@ class Optimizers:
         return [opt.state_dict() for opt in self.optimizers]
 
     def load_state_dict(self, states: list[dict]) -> None:
+        """Moments and step counts from a checkpoint, peak lrs from this run's config: torch
+        would restore the saved ones, and a run continued from another (`moetui continue`)
+        trains at its own lr, not its parent's."""
         for opt, state in zip(self.optimizers, states, strict=True):
+            peaks = [group["peak_lr"] for group in opt.param_groups]
             opt.load_state_dict(state)
+            for group, peak in zip(opt.param_groups, peaks, strict=True):
+                group["peak_lr"] = peak
 
 
 def build_optimizers(model: nn.Module, cfg: Config, ns_dtype: torch.dtype = torch.float32) -> Optimizers:

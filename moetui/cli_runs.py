@@ -16,7 +16,7 @@ from moetui.cli_common import RunsDir, fail, store_from, user_errors
 from moetui.history import load_history
 from moetui.live import summary
 from moetui.report.run_config import read_run_config
-from moetui.runs import RunRecord
+from moetui.runs import RunNotFound, RunRecord, RunStore
 from moetui.tui.progress import clock, number
 
 RunRef = Annotated[str, typer.Argument(help="Run id, unique id prefix, or name")]
@@ -96,10 +96,13 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
         "id": record.id, "name": record.name, "status": record.status, "preset": record.preset or "–",
         "study/variant": _group(record), "seed": _or_dash(record.seed), "device": record.device or "–",
         "host / pid": f"{record.host or '–'} / {record.pid or '–'}", "git commit": record.git_commit or "–",
-        "created": _when(record.created), "started": _when(record.started), "ended": _when(record.ended),
+        "created": _when(record.created), "started": _when(record.started), "last resumed": _when(record.resumed),
+        "ended": _when(record.ended),
         "damaged" if record.damaged else "exit reason": record.exit_reason or "–", "path": str(record.path),
         "checkpoint": "yes" if (record.path / CHECKPOINT_FILE).is_file() else "no",
     }
+    if record.parent:
+        rows["continues"] = _parent(store, record.parent)
     if history.start:
         rows["params"] = (f"{_or_dash(history.params_total, ',')} total, "
                           f"{_or_dash(history.params_active, ',')} active per token")
@@ -119,6 +122,14 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
         typer.echo(f"\n(config unreadable: {config_problem})")
     else:  # TOML as the store wrote it before launch, ready to save as a preset
         typer.echo(f"\n# config ({record.path / CONFIG_FILE})\n{config.to_toml().rstrip()}")
+
+
+def _parent(store: RunStore, parent_id: str) -> str:
+    """The run this one continues, by name and id (`moetui continue`); it may be deleted since."""
+    try:
+        return f"{store.get(parent_id).name} ({parent_id})"
+    except RunNotFound:
+        return f"{parent_id} (deleted)"
 
 
 def _or_dash(value: object, spec: str = "") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.config import Config
-from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, RUN_FILE, locked, read_run_json
+from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, RUN_FILE, locked, read_run_json
 from moetui import status
 from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
+from moetui.history import load_history
 from moetui.runs import RunRecord, RunStore, observe, record_problem, write_record
 
 _GPU = re.compile(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+")  # what CUDA_VISIBLE_DEVICES accepts
@@ -60,7 +62,7 @@ def _check_startable(record: dict[str, Any], seen: status.Seen, run_dir: Path, r
     again = shlex.join(["moetui", "run", str(run_dir / CONFIG_FILE), "--name", name])
     if resume and seen.status == status.COMPLETED:  # its checkpoint is at max_steps: a resume would only rewrite its record
         raise LaunchError(f"run {name} already completed; nothing to resume",
-                          f"to train longer, start a new run from its config: {again} --set train.max_steps=N")
+                          f"to train longer, continue it as a new run: moetui continue {run_dir.name} --steps N")
     if resume and not (run_dir / CHECKPOINT_FILE).is_file():
         raise LaunchError(f"run {name} has no checkpoint to resume from (status {seen.status})",
                           f"start a new run from its config: {again}")
@@ -114,6 +116,63 @@ def start_new(store: RunStore, config: Config, gpu: str | int | list[str] | None
     gpus = parse_gpus(gpu)
     with store.creating(config, **fields) as record:
         process = _claim_and_spawn(record.path, _read_claimed(record.path), False, gpus, pipe, False)
+    return store.get(record.id), process
+
+
+CONTINUABLE = (status.COMPLETED, status.STOPPED)  # ended where its checkpoint is, with good weights
+
+
+def continued_config(parent: Config, at_step: int, steps: int, sets: list[str] | None = None) -> Config:
+    """The config of a run that trains `steps` more steps from a parent's checkpoint at step
+    `at_step`: the parent's, at a constant lr at the parent's floor (where its schedule
+    ended), with no warmup -- unless `sets` names a schedule key, which then keeps the
+    parent's schedule and lrs. `sets` (KEY=VALUE) apply last. The AdamW lr is set
+    explicitly, so its derived rule (muon_lr / 10) cannot move it."""
+    child = parent.copy()
+    child.train.max_steps = at_step + steps
+    if not any(item.split("=", 1)[0].strip().startswith("schedule.") for item in sets or []):
+        floor = 1.0 if parent.schedule.decay == "constant" else parent.schedule.min_lr_ratio
+        child.schedule.decay, child.schedule.warmup_steps, child.schedule.warmup_ratio = "constant", 0, 0.0
+        child.optim.muon_lr, child.optim.adamw_lr = parent.optim.muon_lr * floor, parent.adamw_lr * floor
+    return child.apply_overrides(sets or [], "--set").validate("--set")
+
+
+def continue_run(store: RunStore, run_id: str, steps: int, sets: list[str] | None = None, name: str | None = None,
+                 gpu: str | int | list[str] | None = None,
+                 pipe: bool = True) -> tuple[RunRecord, subprocess.Popen | None]:
+    """Start a new run (`parent` = this one) that resumes from a copy of a completed or
+    stopped run's checkpoint for `steps` more steps (`continued_config`). The parent is
+    only read, under its lock, so it cannot start meanwhile; the child runs on the parent's
+    GPUs unless `gpu` says otherwise."""
+    if steps < 1:
+        raise LaunchError(f"--steps {steps}: continue for at least one step", "e.g. --steps 500")
+    gpus = parse_gpus(gpu)
+    with _claiming(store, run_id) as (parent_dir, parent):
+        title = parent.get("name") or run_id
+        seen = observe(parent, parent_dir)
+        if seen.status not in CONTINUABLE:
+            how = (f"resume it instead: moetui resume {run_id}" if seen.status in status.RESUMABLE
+                   else "only a completed or stopped run can be continued")
+            raise LaunchError(f"run {title} is {seen.status}", how)
+        checkpoint = parent_dir / CHECKPOINT_FILE
+        if not checkpoint.is_file():
+            raise LaunchError(f"run {title} has no checkpoint to continue from",
+                              f"start a new run from its config: moetui run {parent_dir / CONFIG_FILE}")
+        at_step = load_history(parent_dir / EVENTS_FILE).last_step
+        config = continued_config(Config.from_toml(parent_dir / CONFIG_FILE), at_step, steps, sets)
+        # Created stopped, not queued: if the copy or the start fails, what is left is a run
+        # `resume` can start, never one the scheduler would train from scratch.
+        with store.creating(config, name=name or f"{title}+{steps}", preset=parent.get("preset"),
+                            seed=parent.get("seed"), status=status.STOPPED) as record:
+            child = _read_claimed(record.path)
+            child["parent"] = parent_dir.name
+            try:
+                shutil.copyfile(checkpoint, record.path / CHECKPOINT_FILE)
+            except OSError as e:
+                write_record(record.path, {**child, "status": status.FAILED,
+                                           "exit_reason": f"could not copy {title}'s checkpoint: {e.strerror}"})
+                raise LaunchError(f"cannot copy {checkpoint}: {e.strerror}", "free space in the run store") from None
+            process = _claim_and_spawn(record.path, child, True, gpus or parse_gpus(parent.get("gpu")), pipe, False)
     return store.get(record.id), process
 
 

@@ -7,15 +7,17 @@ is not a terminal (CI logs, tests) Rich prints the final panel once instead of r
 
 `woken_events` is how every view of a run it launched (this one, the TUI's pipe feed)
 reads: the engine drops lines for a pipe that is not read fast enough (engine/events.py)
-but never for events.jsonl, so the pipe only says "look now" and "I exited".
+but never for events.jsonl, so the pipe only says "look now" and "I exited". A run
+started elsewhere (`moetui attach`) has no pipe: `polled_events` reads its file on a timer.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import time
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -102,12 +104,23 @@ def woken_events(pipe: IO[bytes], tail: EventTail, poll: float | None = None) ->
         yield tail.read_new()
 
 
-def follow(pipe: IO[bytes], tail: EventTail, history: RunHistory, name: str, console: Console) -> RunHistory:
-    """Fold the run's new events into `history` and redraw until the engine closes its stdout.
-    A KeyboardInterrupt propagates to the caller (which asks: stop or detach, then follows
-    the same `tail` on)."""
+def polled_events(tail: EventTail, active: Callable[[], bool], poll: float = 0.5) -> Iterator[list[dict[str, Any]]]:
+    """The events `tail` finds every `poll` seconds while `active()` holds, then a last read:
+    how a view follows a run it did not start (`moetui attach`), which has no pipe to wake it."""
+    while active():
+        yield tail.read_new()
+        time.sleep(poll)
+    yield tail.read_new()
+
+
+def follow(pipe: IO[bytes] | None, tail: EventTail, history: RunHistory, name: str, console: Console,
+           active: Callable[[], bool] | None = None) -> RunHistory:
+    """Fold the run's new events into `history` and redraw until the engine closes its stdout
+    (or, with no pipe, until `active()` turns false: `polled_events`). A KeyboardInterrupt
+    propagates to the caller (which asks: stop or detach, then follows the same `tail` on)."""
+    events_source = woken_events(pipe, tail) if pipe is not None else polled_events(tail, active or (lambda: False))
     with Live(render(history, name), console=console, refresh_per_second=4, transient=False) as live:
-        for events in woken_events(pipe, tail):
+        for events in events_source:
             for event in events:
                 history.add(event)
             if events:

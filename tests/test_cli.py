@@ -80,8 +80,7 @@ def test_stopping_or_resuming_a_completed_run_says_why_and_changes_nothing(runs_
     resumed = moetui("resume", "done")
     assert resumed.exit_code == 1
     assert resumed.stderr.strip() == ("moetui: run done already completed; nothing to resume; to train longer, "
-                                      f"start a new run from its config: moetui run {record.path / 'config.toml'} "
-                                      "--name done --set train.max_steps=N")
+                                      f"continue it as a new run: moetui continue {record.id} --steps N")
     assert (record.path / "run.json").read_bytes() == before
     assert sorted(p.name for p in record.path.iterdir()) == ["checkpoint.pt", "config.toml", "run.json",
                                                              "run.json.lock"]
