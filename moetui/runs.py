@@ -75,6 +75,8 @@ class RunRecord:
     queue_order: int | None = None
     gpu: str | None = None
     parent: str | None = None  # the run this one continues (`moetui continue`), by id
+    notes: str | None = None  # the researcher's own words on the run (`moetui note`, the TUI's notes)
+    tags: list[str] = dataclasses.field(default_factory=list)  # short labels, found with the runs filter
 
     @classmethod
     def from_json(cls, run_dir: Path, data: dict[str, Any]) -> "RunRecord":
@@ -82,6 +84,7 @@ class RunRecord:
         `data` must have passed `record_problem`."""
         fields = {k: v for k, v in data.items() if k in _WRITABLE}
         fields.setdefault("name", run_dir.name)
+        fields["tags"] = fields.get("tags") or []  # `null` in a hand-edited run.json: no tags
         return cls(id=run_dir.name, path=run_dir, **fields)
 
     @property
@@ -94,7 +97,7 @@ _NUMBER = (int, float)
 # The JSON types each run.json field may hold (None is always allowed: "not yet").
 _TYPES: dict[str, tuple[type, ...]] = {
     **{name: (str,) for name in ("name", "preset", "study", "variant", "status", "backend", "host", "device",
-                                 "git_commit", "exit_reason", "gpu", "parent")},
+                                 "git_commit", "exit_reason", "gpu", "parent", "notes")},
     **{name: (int,) for name in ("seed", "pid", "exit_code", "queue_order")},
     **{name: _NUMBER for name in ("pid_started", "boot", "created", "started", "resumed", "ended", "stop_requested",
                                   "stall_after")},
@@ -112,6 +115,9 @@ def record_problem(data: Any) -> str | None:
             return f"{RUN_FILE}: {key} is {reprlib.repr(value)}, expected {' or '.join(t.__name__ for t in types)}"
         if isinstance(value, float) and not math.isfinite(value):  # JSON's NaN/Infinity: no time or limit
             return f"{RUN_FILE}: {key} is {value!r}, expected a finite number"
+    tags = data.get("tags")  # a list: `_TYPES` holds scalars only
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags)):
+        return f"{RUN_FILE}: tags is {reprlib.repr(tags)}, expected a list of strings"
     if data.get("status") is not None and data["status"] not in status.STORED:
         return f"{RUN_FILE}: status {reprlib.repr(data['status'])} is not a run status"
     return None
@@ -176,7 +182,8 @@ class RunStore:
     @contextlib.contextmanager
     def creating(self, config: Config, name: str | None = None, preset: str | None = None,
                  study: str | None = None, variant: str | None = None, seed: int | None = None,
-                 status: str = "queued", queue_order: int | None = None) -> Iterator[RunRecord]:
+                 status: str = "queued", queue_order: int | None = None, notes: str | None = None,
+                 tags: list[str] | None = None) -> Iterator[RunRecord]:
         """A new run directory with the resolved config and its record, yielded while its
         run.json lock is held: a caller that starts the run inside the block does so before
         the scheduler can claim it from the queue. The config must be valid: a run that
@@ -198,7 +205,8 @@ class RunStore:
                 run_dir = self._new_dir(name, now)  # not a run until run.json exists: `list` skips it
                 record = RunRecord(id=run_dir.name, name=name, path=run_dir, preset=preset, study=study,
                                    variant=variant, seed=config.train.seed if seed is None else seed, status=status,
-                                   git_commit=source_commit(), created=now, queue_order=queue_order)
+                                   git_commit=source_commit(), created=now, queue_order=queue_order,
+                                   notes=notes or None, tags=list(tags or []))
                 atomic_write_text(run_dir / CONFIG_FILE, config.to_toml())
                 held.enter_context(locked(run_dir / RUN_FILE))
                 write_record(run_dir, {k: v for k, v in dataclasses.asdict(record).items() if k != "path"})
