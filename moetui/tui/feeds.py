@@ -5,6 +5,7 @@ the app only by posting messages (`post` is `App.post_message`, which is thread-
   pipe says it wrote (no polling delay; the pipe itself may drop lines, the file never).
 - `watch_store`: every run in the store, by listing it and following each `events.jsonl`;
   this is how runs started by the CLI, the scheduler or an earlier TUI appear live.
+- `sample_hardware`: GPUs, CPU, RAM and the engines' processes (moetui/hardware.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from engine.rundir import EVENTS_FILE
+from moetui.hardware import Sampler
 from moetui.history import EventTail
 from moetui.live import tail_from_now, woken_events
-from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
+from moetui.tui.messages import EngineExited, HardwareSampled, RunEvents, StoreScanned
 from moetui.status import ACTIVE
 
 Post = Callable[[Any], object]
@@ -80,4 +82,14 @@ class StoreWatcher:
 def watch_store(watcher: StoreWatcher, interval: float, stop: threading.Event) -> None:
     while not stop.is_set():
         watcher.poll()
+        stop.wait(interval)
+
+
+def sample_hardware(sampler: Sampler, engines: Callable[[], Iterable[int]], post: Post, interval: float,
+                    stop: threading.Event) -> None:
+    """Sample the hardware every `interval` seconds, the first time at once. `engines` gives
+    the PIDs of this host's live engines (read from the app's state, which the handlers
+    replace whole and never change in place, so reading it from this thread is safe)."""
+    while not stop.is_set():
+        post(HardwareSampled(sampler(list(engines()))))
         stop.wait(interval)

@@ -37,3 +37,14 @@ class EngineExited(Message):
     run_id: str
     returncode: int | None
 
+
+
+@dataclass
+class HardwareSampled(Message):
+    """GPUs, host and the engines of this host's live runs, as the hardware sampler saw them."""
+
+    sample: Any
+
+    def can_replace(self, message: Message) -> bool:
+        # A UI too busy to take one sample gains nothing from replaying the backlog.
+        return isinstance(message, HardwareSampled)

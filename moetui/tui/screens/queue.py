@@ -13,6 +13,7 @@ from moetui.status import LIVE
 from moetui.tui.queue_order import move
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.live import LiveScreen
+from moetui.tui.widgets.hardware_panel import HardwarePanel
 from moetui.tui.widgets.runs_table import STATUS_STYLES
 
 _MOVE = Binding.Group("Move")
@@ -20,7 +21,7 @@ COLUMNS = ("#", "name", "study/variant", "status", "device", "step")
 
 
 class QueueScreen(LiveScreen):
-    CSS_PATH = "queue.tcss"
+    CSS_PATH = ["queue.tcss", "../widgets/hardware_panel.tcss"]
     TITLE = "Queue"
     BINDINGS = [
         Binding("K,shift+up", "move(-1)", "Move up", group=_MOVE),
@@ -37,6 +38,7 @@ class QueueScreen(LiveScreen):
         yield Header()
         yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static("", id="queue-empty")
+        yield HardwarePanel()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

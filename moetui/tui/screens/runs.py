@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from moetui.tui.runs_rows import COLUMN_KEYS, HEADERS, run_row, visible_rows
 from moetui.tui.screens.live import LiveScreen
+from moetui.tui.widgets.hardware_panel import HardwarePanel
 from moetui.tui.widgets.runs_table import RunsTable
 
 SORTABLE = COLUMN_KEYS[1:]  # every column but the mark
@@ -16,7 +17,7 @@ _SORT = Binding.Group("Sort")  # one footer entry for both keys
 
 
 class RunsScreen(LiveScreen):
-    CSS_PATH = "runs.tcss"
+    CSS_PATH = ["runs.tcss", "../widgets/hardware_panel.tcss"]
     TITLE = "Runs"
     # Footer order is priority order: at 80 columns the tail (delete, sort) is cut off, so the
     # ways to the other screens come first and delete is left to the palette.
@@ -45,6 +46,7 @@ class RunsScreen(LiveScreen):
         yield Header()
         yield RunsTable(id="runs")
         yield Static("", id="runs-empty")
+        yield HardwarePanel()
         yield Input(placeholder="filter: words in name, study/variant, status, preset", id="filter")
         yield Footer(compact=True)
 
