@@ -172,6 +172,13 @@ class EvalConfig:
     eval_every: int = knob(10, "Evaluate every N optimizer steps (and always at the end)", "steps", 1, 100_000_000,
                            affects_results=False)
     eval_steps: int = knob(100, "Validation batches per evaluation", "batches", 1, 1_000_000)
+    # Samples come from a generator of their own, in eval mode: training draws the same
+    # random numbers with them as without (engine/generate.py), so they do not affect results.
+    sample_prompts: str = knob("", "Prompts to continue at every eval, separated by |; empty = no samples",
+                               affects_results=False)
+    sample_tokens: int = knob(32, "Tokens generated per sample prompt", "tokens", 1, 4096, affects_results=False)
+    sample_temperature: float = knob(0.8, "Sampling temperature of the eval samples; 0 = greedy (the likeliest "
+                                     "token every time)", "", 0.0, 10.0, affects_results=False)
 
 
 @dataclass

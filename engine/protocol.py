@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 
 PROTOCOL_VERSION = 1
 
-EVENT_TYPES = ("start", "prepare", "step", "eval", "experts", "checkpoint", "end", "error")
+EVENT_TYPES = ("start", "prepare", "step", "eval", "experts", "checkpoint", "end", "error", "sample")
 ERROR_KINDS = ("config", "data", "oom", "nan", "diverged", "interrupted", "disk", "checkpoint", "internal")
 # Final statuses an `end` event may carry; every run status is in moetui/status.py.
 END_STATUSES = ("completed", "stopped", "failed", "diverged")
@@ -28,6 +28,7 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "checkpoint": ("step", "path"),
     "end": ("step", "status", "metrics", "wall_time"),
     "error": ("kind", "message", "hint"),
+    "sample": ("step", "samples"),  # samples: [{prompt, text}], continuations generated at an eval
 }
 
 
