@@ -8,8 +8,9 @@ from textual.widgets import DataTable, Input
 
 from moetui.runs import RunStore
 from moetui.tui import create_app
+from moetui.tui.widgets.hardware_panel import HardwarePanel
 from moetui.tui.widgets.metric_chart import MetricChart
-from tests.tui_fixtures import fixed_store
+from tests.tui_fixtures import fixed_sample, fixed_store
 from tests.tui_pilot import until
 
 
@@ -18,14 +19,20 @@ def fixed(runs_dir):
     store = RunStore(runs_dir)
     ids = fixed_store(store)
     # A long interval: the screen is drawn from the first scan and nothing moves afterwards.
-    return create_app(store, scan_interval=0.1, redraw_interval=0.1), ids
+    # The hardware panels show a fixed two-GPU host, not this machine.
+    return create_app(store, scan_interval=0.1, redraw_interval=0.1, sampler=fixed_sample), ids
 
 
 async def _runs_table(pilot) -> DataTable:
     table = pilot.app.screen.query_one("#runs", DataTable)
     await until(pilot, lambda: table.row_count == 5, what="the runs table")
+    await _hardware_panel(pilot)
     await pilot.pause(0.3)
     return table
+
+
+async def _hardware_panel(pilot) -> None:
+    await until(pilot, lambda: pilot.app.screen.query_one(HardwarePanel).display, what="the hardware panel")
 
 
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
@@ -83,6 +90,7 @@ def test_queue_screen(snap_compare, fixed):
     async def queue(pilot):
         await _runs_table(pilot)
         await pilot.press("ctrl+t")
+        await _hardware_panel(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(app, run_before=queue)

@@ -72,3 +72,16 @@ def fixed_store(store) -> dict[str, str]:
         "q2": queued_run(store, "experts-16", quick_config(**{"moe.num_experts": 16}), 1, created=T0 + 301),
     }
 
+
+
+def fixed_sample(roots=()):
+    """What the hardware sampler would see on a two-GPU host, fixed for snapshots: GPU 0
+    busy with a process that is none of the store's runs, GPU 1 free."""
+    from moetui.hardware import GpuUsage, HostUsage, Sample
+
+    gib = 2**30
+    return Sample(T0, HostUsage(cpu_percent=23.0, cpus=16, mem_used=int(45.1 * gib), mem_total=int(125.8 * gib)), (
+        GpuUsage(index=0, uuid="GPU-0", util=87.0, mem_used=int(40.1 * gib), mem_total=int(79.6 * gib),
+                 temperature=62.0, power=310.0, power_limit=700.0, pids=(4242,)),
+        GpuUsage(index=1, uuid="GPU-1", util=0.0, mem_used=int(0.5 * gib), mem_total=int(79.6 * gib),
+                 temperature=31.0, power=68.0, power_limit=700.0)))

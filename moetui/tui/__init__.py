@@ -8,11 +8,13 @@ from typing import Any
 
 
 def create_app(store: Any, *, scan_interval: float = 0.5, redraw_interval: float = 0.5,
-               export_dir: Path | None = None):
-    """The app factory shared by the CLI, `python -m moetui.tui` and the tests."""
+               export_dir: Path | None = None, sampler: Any = None, hardware_interval: float = 2.0):
+    """The app factory shared by the CLI, `python -m moetui.tui` and the tests. `sampler`
+    (a `moetui.hardware.Sampler`; the real one by default) feeds the hardware panels."""
     from moetui.tui.app import MoeTui
 
-    return MoeTui(store, scan_interval=scan_interval, redraw_interval=redraw_interval, export_dir=export_dir)
+    return MoeTui(store, scan_interval=scan_interval, redraw_interval=redraw_interval, export_dir=export_dir,
+                  sampler=sampler, hardware_interval=hardware_interval)
 
 
 def run_tui(store: Any) -> int:

@@ -25,9 +25,10 @@ from engine.identity import this_host
 from engine.rundir import EVENTS_FILE, LOG_FILE
 from moetui import launcher, status
 from moetui.errors import MoetuiError
-from moetui.tui.feeds import StoreWatcher, follow_pipe, watch_store
+from moetui.hardware import HostSampler, Sampler, local_engines
+from moetui.tui.feeds import StoreWatcher, follow_pipe, sample_hardware, watch_store
 from moetui.tui.log_tail import tail_lines
-from moetui.tui.messages import EngineExited, RunEvents, StoreScanned
+from moetui.tui.messages import EngineExited, HardwareSampled, RunEvents, StoreScanned
 from moetui.tui.screens.compare import CompareScreen
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.launch import LaunchScreen
@@ -50,12 +51,15 @@ class MoeTui(App):
     ]
 
     def __init__(self, store: Any, *, scan_interval: float = 0.5, redraw_interval: float = 0.5,
-                 export_dir: Path | None = None) -> None:
+                 export_dir: Path | None = None, sampler: Sampler | None = None,
+                 hardware_interval: float = 2.0) -> None:
         super().__init__()
         self.store = store
         self.scan_interval = scan_interval
         self.redraw_interval = redraw_interval
         self.export_dir = export_dir or Path.cwd()
+        self.sampler = sampler or HostSampler()  # tests hand in a fixed sample
+        self.hardware_interval = hardware_interval
         self.state = RunState()
         self.marked: list[str] = []
         self.processes: dict[str, Any] = {}  # runs this TUI launched: their Popen
@@ -68,6 +72,12 @@ class MoeTui(App):
         watcher = StoreWatcher(self.store, self._piped, self.post_message)
         self.run_worker(partial(watch_store, watcher, self.scan_interval, self._stop_feeds),
                         thread=True, name="store watcher", group="feeds")
+        engines = partial(self._local_engines, this_host())
+        self.run_worker(partial(sample_hardware, self.sampler, engines, self.post_message, self.hardware_interval,
+                                self._stop_feeds), thread=True, name="hardware sampler", group="feeds")
+
+    def _local_engines(self, host: str) -> list[int]:
+        return list(local_engines(self.state.records.values(), host).values())
 
     def on_unmount(self) -> None:
         self._stop_feeds.set()
@@ -82,6 +92,10 @@ class MoeTui(App):
                 self.notify(f"{record.name} {record.status}: {record.exit_reason or 'see its engine.log'}",
                             title="Run ended badly", severity="error", timeout=10)
         self.marked = [run_id for run_id in self.marked if run_id in self.state.records]
+
+    @on(HardwareSampled)
+    def _hardware_sampled(self, message: HardwareSampled) -> None:
+        self.state.add_hardware(message.sample, this_host())
 
     @on(RunEvents)
     def _events(self, message: RunEvents) -> None:
