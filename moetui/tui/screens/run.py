@@ -18,6 +18,7 @@ from moetui.tui.progress import clock
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.expert_load import ExpertLoad
 from moetui.tui.widgets.metric_chart import MetricChart
+from moetui.tui.widgets.run_hardware import RunHardware
 
 _STRENGTH = Binding.Group("EMA")  # short words: the footer must hold every key at 80 columns
 STRENGTHS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
@@ -27,7 +28,7 @@ CHARTS = (("chart-loss", "loss (train, val)", "no step yet"), ("chart-ppl", "val
 
 
 class RunScreen(LiveScreen):
-    CSS_PATH = "run.tcss"
+    CSS_PATH = ["run.tcss", "../widgets/run_hardware.tcss"]
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("s", "smoothing", "Smooth"),
@@ -49,6 +50,7 @@ class RunScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="run-summary")
+        yield RunHardware(self.run_id)
         with TabbedContent():
             with TabPane("Charts", id="tab-charts"):
                 with Grid(id="charts"):
