@@ -58,10 +58,10 @@ def test_summaries_compare_at_a_given_step_with_the_compute_spent_by_then(tmp_pa
     path.write_text("".join(events_lines(cfg, [(10, 7.5, 0.08, 1800.0), (20, 7.2, 0.11, 1340.0)], wall_time=20.0)))
     digest = read_digest(path)
     last = summarize(digest, id="r", name="r", status="completed")
-    assert (last.step, last.val_loss, last.steps, last.wall_time) == (20, 7.2, 20, 20.0)
+    assert (last.step, last.val_loss, last.reached, last.wall_time) == (20, 7.2, 20, 20.0)
     early = summarize(digest, at_step=15, id="r", name="r", status="completed")
-    assert (early.step, early.val_loss, early.steps, early.wall_time) == (10, 7.5, 10, 10.0)
-    assert early.tokens == 10 * cfg.tokens_per_step
+    assert (early.step, early.val_loss, early.reached, early.wall_time) == (10, 7.5, 20, 10.0)
+    assert early.tokens == 10 * cfg.tokens_per_step and last.tokens == 20 * cfg.tokens_per_step
     none = summarize(digest, at_step=5, id="r", name="r", status="completed")
     assert none.val_loss is None and none.problem == "no eval at or before step 5"
 
@@ -75,7 +75,7 @@ def test_the_disk_cache_skips_unchanged_files_and_redigests_grown_ones(tmp_path,
     path = tmp_path / "run" / "events.jsonl"
     path.parent.mkdir()
     lines = events_lines(config([]), [(10, 7.5, 0.08, 1800.0), (20, 7.2, 0.11, 1340.0)])
-    path.write_text("".join(lines[:15]))
+    path.write_text("".join(lines[:3]))  # start, the step and the eval at step 10
     first = DigestCache.for_store(tmp_path)
     assert first.digest(path).eval_steps == [10]
     first.save()
@@ -98,4 +98,21 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(tmp_path):
     cache = DigestCache.for_store(tmp_path)
     assert cache.digest(path).val_loss == [7.5]
     cache.save()
-    assert marshal.loads((tmp_path / CACHE_FILE).read_bytes())["version"] == 1
+    assert marshal.loads((tmp_path / CACHE_FILE).read_bytes())["version"] == 2
+
+
+def test_an_eval_on_a_step_that_did_not_log_compares_that_steps_tokens(tmp_path):
+    """With train.log_every = 4 the eval at step 10 has no step event of its own: it is
+    compared at 10 optimizer steps' tokens, not at the 8 logged before it."""
+    cfg = config([])
+    per_step = cfg.tokens_per_step
+    start = make_event("start", step=0, config=cfg.to_dict(), params_total=1, params_active=1, device="cpu",
+                       dtype="fp32", world_size=1, tokens_per_step=per_step, max_steps=10, vocab_size=8192,
+                       resumed=False)
+    steps = [make_event("step", step=s, loss=7.0, aux_loss=0.0, lr=0.01, grad_norm=1.0, tokens_per_s=1.0,
+                        tokens=s * per_step, elapsed=float(s)) for s in (4, 8)]
+    evaluation = make_event("eval", step=10, val_loss=7.0, val_accuracy=0.1, val_perplexity=1096.6)
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(encode(e) + "\n" for e in [start, *steps, evaluation]))
+    run = summarize(read_digest(path), id="r", name="r", status="running")
+    assert run.step == 10 and run.tokens == 10 * per_step and run.vocab_size == 8192

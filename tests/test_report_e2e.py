@@ -11,17 +11,18 @@ import pytest
 from moetui.runs import RunStore
 from tests.cli_helpers import fast_sets, moetui, wait_for
 
-STUDY = """description = "warmup or none, on quick"
+STUDY = """description = "quick's warmup or a long one"
 base = "quick"
 seeds = [42]
+baseline = "baseline"
 
 [[variant]]
 name = "baseline"
 overrides = []
 
 [[variant]]
-name = "no_warmup"
-overrides = ["schedule.warmup_ratio=0.0"]
+name = "long_warmup"
+overrides = ["schedule.warmup_ratio=0.5"]
 """
 
 
@@ -41,15 +42,17 @@ def test_a_two_variant_study_trained_on_quick_is_reported(runs_dir, token_cache_
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     rows = {row["label"]: row for row in data["rows"]}
-    assert set(rows) == {"baseline", "no_warmup"} and data["baseline"] == "baseline"
+    assert set(rows) == {"baseline", "long_warmup"} and data["baseline"] == "baseline"
+    assert data["baseline_choice"] == "declared by study e2e"
     config = store.config(store.list()[0].id)
     for row in rows.values():
-        assert row["status"] == "completed" and row["steps"] == 8 and math.isfinite(row["val_loss"])
+        assert row["status"] == "completed" and row["step"] == 8 and math.isfinite(row["val_loss"])
         assert 0 < row["val_accuracy"] < 1 and row["params_active"] < row["params_total"]
         assert row["tokens"] == 8 * config.tokens_per_step
-    other = rows["no_warmup"]
-    assert other["flags"] == []
-    assert other["key_changes"] == [{"key": "schedule.warmup_ratio", "old": config.schedule.warmup_ratio, "new": 0.0}]
+    other = rows["long_warmup"]
+    assert other["flags"] == [] and other["verdict"] == "single seed: no noise estimate"
+    # Compared as the engine runs it: quick's 5% of 8 steps rounds to no warmup, half of them is 4.
+    assert other["key_changes"] == [{"key": "schedule.warmup_steps", "old": config.warmup_steps, "new": 4}]
     expected = (rows["baseline"]["val_loss"] - other["val_loss"]) / rows["baseline"]["val_loss"] * 100
     assert other["delta_pct"] == pytest.approx(expected)
 

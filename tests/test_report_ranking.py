@@ -1,13 +1,23 @@
-"""The ranking reproduces the seed reports' arithmetic and refuses to call noise a win."""
+"""The ranking's arithmetic and verdicts: seed figures reproduced, noise tested with Welch's
+t-test (scipy's), only sound runs in the statistics, compute judged on what was spent."""
 
 from __future__ import annotations
 
 import pytest
+from scipy.stats import ttest_ind
 
 from moetui.report import cells
-from moetui.report.ranking import BETTER, NOISE, WORSE, ReportError, rank_runs
-from moetui.report.stats import Stat, improvement, summarize, within_noise
-from tests.report_helpers import ablation_summaries, summary
+from moetui.report.ranking import BETTER, NOISE, NOT_COUNTED, SINGLE, WORSE, ReportError, rank_runs
+from moetui.report.stats import Stat, improvement, summarize, welch_p
+from tests.report_helpers import summary
+
+
+def _seeds(variant, losses, overrides=(), **kw):
+    return [summary(variant, loss, 0.1, list(overrides), seed=seed, **kw) for seed, loss in enumerate(losses, 1)]
+
+
+def _rows(ranking):
+    return {row.label: row for row in ranking.rows}
 
 
 def test_improvement_matches_the_seed_reports_figures():
@@ -23,114 +33,146 @@ def test_improvement_matches_the_seed_reports_figures():
     assert improvement(7.0, 7.5, True).relative < 0  # worse is negative, whatever the metric
 
 
-def test_stats_over_seeds_and_the_noise_test():
+def test_mean_and_std_over_seeds_ignore_missing_values():
     s = summarize([1.0, 2.0, 3.0, None, float("nan")])
     assert (s.mean, s.std, s.n) == (2.0, 1.0, 3)
     assert summarize([None]) is None and summarize([4.0]) == Stat(4.0, None, 1)
-    assert within_noise(Stat(7.0, 0.05, 3), Stat(6.97, 0.05, 3)) is True
-    assert within_noise(Stat(7.0, 0.05, 3), Stat(6.80, 0.05, 3)) is False
-    assert within_noise(Stat(7.0, None, 1), Stat(6.99, None, 1)) is None  # untestable, not "noise"
 
 
-def test_the_seed_ablation_table_ranks_and_every_column_reads_as_in_the_report():
-    ranking = rank_runs(ablation_summaries())
-    order = [row.label for row in ranking.rows]
-    assert order == ["combo_grad_dropout", "combo_grad_lr", "combo_grad_experts", "grad_accum_2",
-                     "ultimate_combo", "baseline"]
-    assert [row.rank for row in ranking.rows] == [1, 2, 3, 4, 5, 6]
-    deltas = [round(row.deltas["val_loss"].relative, 1) for row in ranking.rows[:5]]
-    assert deltas == [6.5, 5.2, 4.6, 3.8, 1.5]  # seed 000's Improvement column
-    table = {row[1]: dict(zip(cells.RANKING_HEADERS, row)) for row in cells.ranking_cells(ranking)}
-    best = table["combo_grad_dropout"]
-    assert best["Rank"] == "1" and best["Val loss"] == "6.8076" and best["Val accuracy"] == "14.25%"
-    assert best["Val perplexity"] == "904.73" and best["Δ vs baseline"] == "+6.5% (+0.4709)"
-    assert best["Verdict"] == BETTER and best["Training time"] == "12.0 s" and best["Status"] == "completed"
-    assert best["Params (total / active)"] == "79M / 36.6M"
-    assert best["Key changes"] == "model.dropout: 0.1 → 0.05, train.gradient_accumulation_steps: 4 → 2"
-    assert best["Tokens seen"] == "492k"  # 20 steps x 24 x 2 x 512
-    assert best["Flags"] == "tokens 0.5× of baseline"  # what seed 000 never said: half the tokens
-    assert table["baseline"]["Δ vs baseline"] == "baseline" and table["baseline"]["Key changes"] == ""
-    assert table["baseline"]["Tokens seen"] == "983k"
-    assert ranking.best.label == "combo_grad_dropout"  # fewer tokens is flagged, but still a fair win
-    assert any("One seed per variant" in note for note in ranking.notes)
+def test_welch_p_values_are_scipys_ttest_ind_with_unequal_variances():
+    base, variant = [7.00, 7.10, 6.90], [6.50, 6.56, 6.44, 6.52]
+    expected = ttest_ind(variant, base, equal_var=False).pvalue
+    assert welch_p(base, variant) == pytest.approx(expected, rel=1e-12)
+    assert ttest_ind(variant, base).pvalue != pytest.approx(expected)  # the pooled test would differ
+    ranking = rank_runs(_seeds("baseline", base) + _seeds("real", variant, ["model.dropout=0.0"]), "baseline")
+    assert _rows(ranking)["real"].p_value == pytest.approx(expected, rel=1e-12)
+    assert welch_p([7.0], [6.0, 6.1]) is None and welch_p([7.0, 7.0], [7.0, 7.0]) is None
 
 
-def test_accuracy_ranking_uses_percentage_points_and_higher_is_better():
-    ranking = rank_runs(ablation_summaries(), metric="val_accuracy")
-    assert ranking.rows[0].label == "ultimate_combo"
-    row = next(r for r in ranking.rows if r.label == "combo_grad_dropout")
-    assert cells.delta("val_accuracy", row.deltas["val_accuracy"]) == "+23.1% (+2.67 pp)"
+def test_a_gain_with_p_013_over_three_seeds_is_within_noise_until_alpha_allows_it():
+    """The old rule called this "better": the means differ by more than one standard deviation
+    (0.15 against 0.1), yet a t-test gives p = 0.14."""
+    runs = _seeds("baseline", [7.00, 7.10, 6.90]) + _seeds("lucky", [6.85, 6.95, 6.75], ["model.dropout=0.05"])
+    lucky = _rows(rank_runs(runs, "baseline"))["lucky"]
+    assert lucky.verdict == NOISE and 0.1 < lucky.p_value < 0.2
+    assert rank_runs(runs, "baseline").best is None
+    loose = rank_runs(runs, "baseline", alpha=0.2)
+    assert _rows(loose)["lucky"].verdict == BETTER and loose.best.label == "lucky"
+    with pytest.raises(ReportError, match="between 0 and 1"):
+        rank_runs(runs, "baseline", alpha=5)
 
 
-def test_a_gain_smaller_than_the_seed_spread_is_within_noise_not_a_win():
-    runs = [summary("baseline", loss, 0.1, seed=s) for s, loss in ((1, 7.00), (2, 7.10), (3, 6.90))]
-    runs += [summary("lucky", loss, 0.1, overrides=["model.dropout=0.05"], seed=s)
-             for s, loss in ((1, 6.95), (2, 7.02), (3, 6.88))]
-    runs += [summary("real", loss, 0.1, overrides=["model.dropout=0.0"], seed=s)
-             for s, loss in ((1, 6.50), (2, 6.55), (3, 6.45))]
-    ranking = rank_runs(runs)
-    rows = {row.label: row for row in ranking.rows}
-    assert rows["lucky"].verdict == NOISE and rows["real"].verdict == BETTER
-    assert ranking.best is rows["real"]
-    assert cells.stat("val_loss", rows["baseline"].stats["val_loss"]) == "7.0000 ± 0.1000 (n=3)"
-    assert rows["real"].key_changes == [("model.dropout", 0.1, 0.0)]  # the seed is the replicate axis
-    assert not any("One seed" in note for note in ranking.notes)
-    without_real = rank_runs([r for r in runs if r.variant != "real"])
-    assert without_real.best is None and any("within noise: lucky" in n for n in without_real.notes)
+def test_a_clear_gain_over_three_seeds_is_better_with_its_p_and_the_seed_is_no_key_change():
+    runs = _seeds("baseline", [7.00, 7.10, 6.90]) + _seeds("real", [6.50, 6.55, 6.45], ["model.dropout=0.0"])
+    ranking = rank_runs(runs, "baseline")
+    real = _rows(ranking)["real"]
+    assert real.verdict == BETTER and real.p_value < 0.01 and ranking.best is real
+    assert real.key_changes == [("model.dropout", 0.1, 0.0)]
+    cell = dict(zip(cells.ranking_headers(ranking), cells.ranking_cells(ranking)[0]))
+    assert cell["Val loss"] == "6.5000 ± 0.0500" and cell["Seeds"] == "n=3" and cell["p"] == "0.0048"
+    worse = _seeds("bad", [7.50, 7.55, 7.45], ["optim.muon_lr=0.5"])
+    assert _rows(rank_runs(runs + worse, "baseline"))["bad"].verdict == WORSE
 
 
-def test_more_compute_or_an_unfinished_run_is_flagged_and_never_the_best():
-    runs = [summary("baseline", 7.0, 0.1), summary("longer", 6.0, 0.2, steps=40),
-            summary("crashed", 6.5, 0.15, status="crashed"), summary("fine", 6.9, 0.11, ["model.dropout=0.05"])]
-    ranking = rank_runs(runs)
-    rows = {row.label: row for row in ranking.rows}
-    assert rows["longer"].verdict == BETTER and not rows["longer"].fair
-    assert rows["longer"].flags == ["tokens 2× of baseline", "steps 40 vs 20"]
-    assert rows["crashed"].flags == ["crashed"] and not rows["crashed"].fair
-    assert ranking.best is rows["fine"]
+def test_one_seed_on_either_side_gives_no_verdict_but_the_leader_is_still_named_best():
+    runs = [summary("baseline", 7.0)] + _seeds("three", [6.5, 6.55, 6.45], ["model.dropout=0.0"])
+    ranking = rank_runs(runs, "baseline")
+    row = _rows(ranking)["three"]
+    assert row.verdict == SINGLE and row.p_value is None
+    assert ranking.best is row  # named, with the caveat its verdict carries
+
+
+def test_a_crashed_seed_is_left_out_of_the_statistics_and_counted_in_the_cell():
+    """Seed 2 crashed early at a loss that would have sunk the mean; the baseline's crashed
+    seed would have flattered the variant. Both are listed, neither is averaged."""
+    base = _seeds("baseline", [7.00, 7.10, 6.90, 9.5])
+    base[3].status = "crashed"
+    variant = _seeds("real", [6.50, 8.90, 6.55, 6.45], ["model.dropout=0.0"])
+    variant[1].status = "crashed"
+    ranking = rank_runs(base + variant, "baseline")
+    real = _rows(ranking)["real"]
+    assert real.n == 3 and real.stats["val_loss"].mean == pytest.approx(6.5)
+    assert ranking.baseline.stats["val_loss"].mean == pytest.approx(7.0)
+    assert real.seeds_text == "n=3 of 4, 1 crashed" and real.verdict == BETTER
+    assert real.p_value == pytest.approx(ttest_ind([6.50, 6.55, 6.45], [7.00, 7.10, 6.90], equal_var=False).pvalue)
+    assert real.status == "3 completed, 1 crashed"
+
+
+def test_a_diverged_run_is_listed_ranked_after_completed_ones_and_never_better():
+    runs = [summary("baseline", 7.0), summary("fine", 6.9, 0.11, ["model.dropout=0.05"]),
+            summary("blew_up", 5.0, 0.3, ["optim.muon_lr=0.5"], status="diverged")]
+    ranking = rank_runs(runs, "baseline")
+    assert [row.label for row in ranking.rows] == ["fine", "baseline", "blew_up"]
+    blew_up = ranking.rows[2]
+    assert blew_up.rank == 3 and blew_up.verdict == NOT_COUNTED and not blew_up.deltas
+    assert blew_up.seeds_text == "n=0 of 1, 1 diverged" and ranking.best.label == "fine"
+
+
+def test_a_run_that_reached_the_compared_step_counts_live_and_stopped_only_at_a_step():
+    running = summary("live", 6.9, 0.1, ["model.dropout=0.05"], status="running", steps=10, reached=12)
+    stopped = summary("cut", 6.8, 0.1, ["model.dropout=0.0"], status="stopped", steps=10, reached=10)
+    base = summary("baseline", 7.0, steps=10)
+    at_end = _rows(rank_runs([base, running, stopped], "baseline"))
+    assert at_end["live"].verdict == NOT_COUNTED and at_end["live"].seeds_text == "n=0 of 1, 1 running"
+    at_10 = _rows(rank_runs([base, running, stopped], "baseline", at_step=10))
+    assert at_10["live"].verdict == SINGLE and at_10["cut"].verdict == SINGLE
+    early = _rows(rank_runs([base, running], "baseline", at_step=15))
+    assert early["live"].verdict == NOT_COUNTED  # it has not got to step 15 yet
+
+
+def test_more_tokens_is_flagged_with_both_numbers_and_never_the_best():
+    runs = [summary("baseline", 7.0), summary("longer", 6.0, 0.2, ["train.batch_size=48"]),
+            summary("fine", 6.9, 0.11, ["model.dropout=0.05"])]
+    ranking = rank_runs(runs, "baseline")
+    longer = _rows(ranking)["longer"]
+    assert longer.verdict == SINGLE and not longer.fair and ranking.best.label == "fine"
+    assert longer.flags == ["more compute than the baseline: 1,966,080 vs 983,040 tokens, 3.57e14 vs 1.79e14 FLOPs"]
+
+
+def test_other_optimizer_steps_over_the_same_tokens_are_the_same_compute():
+    """Accumulation 2 for 40 steps sees what accumulation 4 sees in 20."""
+    runs = [summary("baseline", 7.0), summary("accum_2", 6.8, 0.12, ["train.gradient_accumulation_steps=2"],
+                                              steps=40)]
+    row = _rows(rank_runs(runs, "baseline"))["accum_2"]
+    assert row.flags == [] and row.fair and row.first.tokens == runs[0].tokens
+    assert row.key_changes == [("train.gradient_accumulation_steps", 4, 2)]  # max_steps is 20 in both configs
 
 
 def test_a_run_without_evals_is_listed_last_without_a_rank():
-    runs = [summary("baseline", 7.0, 0.1), summary("queued", 0, 0, status="queued")]
-    runs[1].val_loss = runs[1].val_accuracy = runs[1].val_perplexity = None
+    runs = [summary("baseline", 7.0), summary("queued", None, overrides=["model.dropout=0.0"], status="queued")]
     runs[1].problem = "no eval yet"
-    ranking = rank_runs(runs)
+    ranking = rank_runs(runs, "baseline")
     assert [r.label for r in ranking.rows] == ["baseline", "queued"] and ranking.rows[1].rank is None
-    assert ranking.rows[1].flags[:2] == ["queued", "no eval yet"]
+    assert ranking.rows[1].flags == ["no eval yet"] and ranking.rows[1].seeds_text == "n=0 of 1, 1 queued"
 
 
-def test_the_baseline_can_be_named_and_a_wrong_name_gets_a_suggestion():
-    ranking = rank_runs(ablation_summaries(), baseline="grad_accum_2")
-    assert ranking.baseline.label == "grad_accum_2"
-    top = ranking.rows[0]
-    assert top.key_changes == [("model.dropout", 0.1, 0.05)]
+def test_a_named_baseline_and_a_wrong_name_gets_a_suggestion():
+    runs = [summary("baseline", 7.0), summary("grad_accum_2", 6.9, 0.1, ["train.gradient_accumulation_steps=2"]),
+            summary("combo", 6.8, 0.1, ["train.gradient_accumulation_steps=2", "model.dropout=0.05"])]
+    ranking = rank_runs(runs, "grad_accum_2")
+    assert ranking.baseline.label == "grad_accum_2" and ranking.rows[0].key_changes == [("model.dropout", 0.1, 0.05)]
+    assert rank_runs(runs, "GRAD_ACCUM_2").baseline.label == "grad_accum_2"
+    assert rank_runs(runs, "s/grad_accum_2").baseline.label == "grad_accum_2"
+    assert rank_runs(runs, "grad_accum_2-s42").baseline.label == "grad_accum_2"  # a run name
     with pytest.raises(ReportError, match="did you mean 'grad_accum_2'"):
-        rank_runs(ablation_summaries(), baseline="grad_acum_2")
+        rank_runs(runs, "grad_acum_2")
     with pytest.raises(ReportError, match="no runs selected"):
-        rank_runs([])
+        rank_runs([], "baseline")
     with pytest.raises(ReportError, match="unknown metric 'val_los'; did you mean 'val_loss'"):
-        rank_runs(ablation_summaries(), metric="val_los")
+        rank_runs(runs, "baseline", metric="val_los")
 
 
-def test_without_a_baseline_variant_the_earliest_run_is_the_baseline():
-    runs = [summary("b", 6.9, 0.1, seed=2), summary("a", 7.0, 0.1, seed=1)]  # created = seed
-    assert rank_runs(runs).baseline.label == "a"
+def test_accuracy_ranking_is_higher_is_better_in_percentage_points():
+    runs = [summary("baseline", 7.2785, 0.1158), summary("best", 6.8076, 0.1425, ["model.dropout=0.05"])]
+    ranking = rank_runs(runs, "baseline", metric="val_accuracy")
+    assert ranking.rows[0].label == "best"
+    assert cells.delta("val_accuracy", ranking.rows[0].deltas["val_accuracy"]) == "+23.1% (+2.67 pp)"
 
 
-def test_a_worse_variant_is_called_worse():
-    ranking = rank_runs([summary("baseline", 7.0, 0.1), summary("bad", 7.5, 0.09, ["optim.muon_lr=0.5"])])
-    assert ranking.rows[1].verdict == WORSE and ranking.best is None
-
-
-def test_a_config_this_version_cannot_read_is_flagged_and_has_no_key_changes():
+def test_a_config_this_version_cannot_read_is_flagged_never_counted_and_never_best():
     odd = summary("old", 6.0, 0.2, ["model.dropout=0.05"])
     odd.config["model"]["retired_knob"] = 1
-    ranking = rank_runs([summary("baseline", 7.0, 0.1), odd])
-    row = ranking.rows[0]
-    assert row.key_changes == [] and not row.fair and ranking.best is None
+    ranking = rank_runs([summary("baseline", 7.0), odd], "baseline")
+    row = _rows(ranking)["old"]
+    assert row.key_changes == [] and not row.fair and ranking.best is None and row.verdict == NOT_COUNTED
     assert row.flags[0].startswith("config unreadable (model.retired_knob")
-
-
-def test_the_baseline_name_matches_a_run_name_or_id_and_ignores_case():
-    assert rank_runs(ablation_summaries(), baseline="ablation-grad_accum_2-s42").baseline.label == "grad_accum_2"
-    assert rank_runs(ablation_summaries(), baseline="Grad_Accum_2").baseline.label == "grad_accum_2"

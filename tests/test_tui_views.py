@@ -50,14 +50,14 @@ async def test_an_invalid_field_blocks_launch_and_shows_the_rule(runs_dir):
 
 
 @scenario
-async def test_compare_shows_only_differing_keys_and_delta_vs_baseline_and_exports(runs_dir, tmp_path):
+async def test_compare_shows_only_differing_keys_and_the_reports_verdicts_and_exports(runs_dir, tmp_path):
     store = RunStore(runs_dir)
     ids = fixed_store(store)
     app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
     async with app.run_test(size=(120, 36)) as pilot:
         table = app.screen.query_one("#runs", DataTable)
         await until(pilot, lambda: table.row_count == 5, what="the runs table")
-        for run_id in (ids["baseline"], ids["topk1"]):
+        for run_id in (ids["baseline"], ids["topk1"], ids["lr-high"]):
             table.move_cursor(row=table.get_row_index(run_id))
             await pilot.press("m")
         await pilot.press("c")
@@ -65,28 +65,40 @@ async def test_compare_shows_only_differing_keys_and_delta_vs_baseline_and_expor
         await pilot.pause(0.3)
         diff = app.screen.query_one("#config-diff", DataTable)
         keys = [diff.get_row_at(i)[0] for i in range(diff.row_count)]
-        assert keys == ["moe.top_k"]  # only what differs; the seed and everything else agree
-        assert diff.get_row_at(0)[1:] == ["2", "1"]
+        assert keys == ["moe.top_k", "optim.muon_lr"]  # only what differs; the seed and everything else agree
+        assert diff.get_row_at(0)[1:] == ["2", "1", "2"]
         ranking = app.screen.query_one("#ranking", DataTable)
-        rows = {row[1]: row for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
-        assert rows["baseline"][5] == "baseline"
-        assert rows["top_k-1"][5].startswith("-5.0%")  # 4.62 vs 4.40: 5.0% worse
-        await pilot.press("b")  # the other run becomes the baseline
+
+        def rows():
+            headers = [str(c.label) for c in ranking.columns.values()]
+            return {row[1]: dict(zip(headers, row)) for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
+
+        shown = rows()
+        assert shown["baseline"]["Verdict"] == "baseline"
+        assert shown["top_k-1"]["Δ val loss vs baseline"].startswith("-5.0%")  # 4.62 vs 4.40: 5.0% worse
+        assert shown["top_k-1"]["Verdict"] == "single seed: no noise estimate"
+        assert shown["lr-high"]["Verdict"] == "not counted" and shown["lr-high"]["Rank"] == "3"  # diverged
+        notes = str(app.screen.query_one("#ranking-notes", Static).render())
+        assert "Baseline: baseline, the first marked run." in notes and "Welch" in notes
+        await pilot.press("b")  # the next marked run becomes the baseline
         await pilot.pause(0.3)
-        rows = {row[1]: row for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
-        assert rows["baseline"][5].startswith("+4.8%") and rows["top_k-1"][5] == "baseline"
+        shown = rows()
+        assert shown["baseline"]["Δ val loss vs baseline"].startswith("+4.8%") and shown["top_k-1"]["Verdict"] == "baseline"
+        assert "Baseline: top_k-1, chosen with b." in str(app.screen.query_one("#ranking-notes", Static).render())
         loss_chart = app.screen.query_one("#cmp-val", MetricChart)
-        assert [s.label for s in loss_chart.series] == ["baseline", "top_k-1"]
+        assert [s.label for s in loss_chart.series] == ["baseline", "top_k-1", "lr-high"]
         assert loss_chart.series[0].color != loss_chart.series[1].color
 
-        await pilot.press("e")  # export: the same table `moetui report` writes
+        await pilot.press("e")  # export: the same table `moetui report` writes, verdicts included
         await until(pilot, lambda: isinstance(app.screen, Prompt), what="the export prompt")
         app.screen.query_one("#answer", Input).value = str(tmp_path / "compare.csv")
         await pilot.press("enter")
         await until(pilot, lambda: (tmp_path / "compare.csv").exists(), what="the exported file")
     exported = list(csv.DictReader(io.StringIO((tmp_path / "compare.csv").read_text())))
-    reported = moetui("report", ids["baseline"], ids["topk1"], "--baseline", "top_k-1", "--format", "csv").stdout
-    assert exported == list(csv.DictReader(io.StringIO(reported))) and len(exported) == 2
+    reported = moetui("report", ids["baseline"], ids["topk1"], ids["lr-high"], "--baseline", "top_k-1",
+                      "--format", "csv").stdout
+    # The same variant rows, verdicts and run rows as the report writes.
+    assert exported == list(csv.DictReader(io.StringIO(reported))) and len(exported) == 6
 
 
 @scenario

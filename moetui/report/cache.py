@@ -23,7 +23,7 @@ from moetui.report.digest import RunDigest, read_digest
 from moetui.report.run_config import read_run_config
 
 CACHE_FILE = Path(".cache") / "report-digests.marshal"
-_VERSION = 1  # bump when RunDigest changes shape, so old entries are dropped
+_VERSION = 2  # bump when RunDigest changes shape, so old entries are dropped
 
 
 class DigestCache:

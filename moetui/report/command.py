@@ -16,8 +16,10 @@ from moetui.report import formats
 from moetui.report.cache import DigestCache
 from moetui.report.collect import select, summaries
 from moetui.report.formats import FORMATS
+from moetui.presets import PresetError, load_study
 from moetui.report.journey import Journey, build_journey
 from moetui.report.ranking import METRICS, Ranking, ReportError, rank_runs
+from moetui.report.rows import group_runs
 from moetui.report.svg import curves_svg
 from moetui.runs import RunNotFound, RunStore
 
@@ -25,7 +27,9 @@ _Runs = Annotated[Optional[list[str]], typer.Argument(
     help="Run ids or names (default: every run); with --journey, study names in order", show_default=False)]
 _Study = Annotated[Optional[list[str]], typer.Option("--study", "-s", help="Report every run of this study (repeatable)")]
 _Baseline = Annotated[Optional[str], typer.Option(
-    help="Variant, run name or id to compare against (default: the variant 'baseline', else the earliest run)")]
+    help="Variant, run name or id to compare against, in any case (default: the study's declared baseline; "
+         "for runs named as arguments, the first of them)")]
+_Alpha = Annotated[float, typer.Option(help="Significance level: better or worse only at a t-test p below it")]
 _Metric = Annotated[str, typer.Option(help=f"Ranking metric: {', '.join(METRICS)}")]
 _Format = Annotated[Optional[str], typer.Option(
     "--format", "-f", help=f"{', '.join(FORMATS)} (default: md; a table when stdout is a terminal)")]
@@ -40,11 +44,12 @@ _RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Run store 
 
 
 def report_command(runs: _Runs = None, study: _Study = None, baseline: _Baseline = None, metric: _Metric = "val_loss",
-                   format: _Format = None, out: _Out = None, journey: _Journey = False, at_step: _AtStep = None,
-                   plot: _Plot = False, chart: _Chart = None, runs_dir: _RunsDir = None) -> None:
-    """Rank runs against a baseline: val loss, accuracy, perplexity, Δ, compute, key changes."""
+                   alpha: _Alpha = 0.05, format: _Format = None, out: _Out = None, journey: _Journey = False,
+                   at_step: _AtStep = None, plot: _Plot = False, chart: _Chart = None, runs_dir: _RunsDir = None) -> None:
+    """Rank runs against a baseline: val loss, accuracy, perplexity, Δ, p, verdict, compute, key changes."""
     try:
-        _report(runs or [], study or [], baseline, metric, format, out, journey, at_step, plot, chart, runs_dir)
+        _report(runs or [], study or [], baseline, metric, alpha, format, out, journey, at_step, plot, chart,
+                runs_dir)
     except (ReportError, RunNotFound, ConfigError) as e:
         typer.echo(f"moetui report: {e}", err=True)
         raise typer.Exit(1) from None
@@ -53,7 +58,7 @@ def report_command(runs: _Runs = None, study: _Study = None, baseline: _Baseline
         raise typer.Exit(1) from None
 
 
-def _report(names: list[str], studies: list[str], baseline: str | None, metric: str, fmt: str | None,
+def _report(names: list[str], studies: list[str], baseline: str | None, metric: str, alpha: float, fmt: str | None,
             out: Path | None, journey: bool, at_step: int | None, plot: bool, chart: Path | None,
             runs_dir: Path | None) -> None:
     if fmt is not None and fmt not in FORMATS:
@@ -72,12 +77,17 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
         if unused:  # said rather than ignored, so nobody waits for a chart that never comes
             raise ReportError(f"--journey does not take {', '.join(unused)}: name the studies as arguments; "
                               "it draws no curves")
-        rankings = [(s, _study_ranking(s, all_records, store, cache, baseline, metric, at_step)) for s in names]
+        rankings = [(s, _study_ranking(s, all_records, store, cache, baseline, metric, at_step, alpha))
+                    for s in names]
+        # Runs outside the studies: one of them may be a separate run of the final configuration.
+        others = summaries([r for r in all_records if r.study not in names], cache, at_step)
         cache.save()
-        _emit_journey(build_journey(rankings), f"Cumulative results: {' → '.join(names)}", fmt, out, rich)
+        separate = group_runs(others, metric, at_step) if others else []
+        _emit_journey(build_journey(rankings, separate), f"Cumulative results: {' → '.join(names)}", fmt, out, rich)
         return
-    ranking = rank_runs(summaries(select(all_records, names, studies, store.get), cache, at_step),
-                        baseline, metric, at_step)
+    chosen = select(all_records, names, studies, store.get)
+    wanted, choice = _baseline(baseline, names, studies, chosen)
+    ranking = rank_runs(summaries(chosen, cache, at_step), wanted, metric, at_step, alpha, choice)
     cache.save()
     title = f"Study {', '.join(studies)}" if studies and not names else "Run comparison"
     chart_link = None
@@ -89,11 +99,37 @@ def _report(names: list[str], studies: list[str], baseline: str | None, metric: 
         typer.echo(_terminal().plot_curves(ranking.curves()))
 
 
-def _study_ranking(study: str, all_records: list, store: RunStore, cache: DigestCache, baseline: str | None,
-                   metric: str, at_step: int | None) -> Ranking:
-    chosen = summaries(select(all_records, [], [study], store.get), cache, at_step)
+def _baseline(given: str | None, names: list[str], studies: list[str], chosen: list) -> tuple[str, str]:
+    """The baseline to look for, and how it was chosen (the report's footer says so)."""
+    if given:
+        return given, "named with --baseline"
+    if names:
+        return chosen[0].id, "the first run named"
+    if studies:
+        return _declared(studies[0], chosen)
+    return (chosen[0].id if chosen else ""), "the earliest run (none named; pick one with --baseline)"
+
+
+def _declared(study: str, records: list) -> tuple[str, str]:
+    """The study's declared baseline; without one, a refusal that lists the candidates
+    rather than a guess."""
     try:
-        return rank_runs(chosen, baseline, metric, at_step)
+        declared, why = load_study(study).baseline, "its study file declares no baseline"
+    except PresetError as e:
+        declared, why = None, f"its study file cannot be read ({e.message})"
+    if declared:
+        return f"{study}/{declared}", f"declared by study {study}"
+    candidates = sorted({r.variant for r in records if r.study == study and r.variant})
+    raise ReportError(f"study {study!r}: {why}; name the baseline with --baseline"
+                      + (f" (variants: {', '.join(candidates)})" if candidates else ""))
+
+
+def _study_ranking(study: str, all_records: list, store: RunStore, cache: DigestCache, baseline: str | None,
+                   metric: str, at_step: int | None, alpha: float) -> Ranking:
+    records = select(all_records, [], [study], store.get)
+    wanted, choice = (baseline, "named with --baseline") if baseline else _declared(study, records)
+    try:
+        return rank_runs(summaries(records, cache, at_step), wanted, metric, at_step, alpha, choice)
     except ReportError as e:  # say which study the baseline or metric was missing from
         raise ReportError(f"study {study!r}: {e}") from None
 

@@ -1,7 +1,8 @@
 """What the report needs from one run's events, small enough to cache for a thousand runs.
 
-A digest keeps the eval series (with the tokens and training seconds at each eval, for
-`--at-step`), the start event's counts and config, and the end event's status and time.
+A digest keeps the eval series (with the tokens and wall seconds at each eval: what a
+comparison at that eval spent), the start event's counts, vocab and config, and the end
+event's status and time.
 It is built from a `RunHistory` fed only the events a digest reads: of the step events,
 only the last one before each other event and the very last (an eval reads the tokens and
 time at its step, a resumed start cuts back the steps before it, an end closes the series);
@@ -48,6 +49,7 @@ class RunDigest:
     max_steps: int | None
     params_total: int | None
     params_active: int | None
+    vocab_size: int | None
     config: dict[str, Any] | None
     end_status: str | None
     error: str | None
@@ -55,15 +57,16 @@ class RunDigest:
 
     @classmethod
     def from_history(cls, h: RunHistory) -> "RunDigest":
+        start = h.start or {}
         tokens, elapsed = [], []
         for step in h.eval_steps:
             i = h.step_index_at(step)
-            tokens.append(h.tokens[i] if i is not None else 0)
+            tokens.append(_tokens_at(h, i, step, start.get("tokens_per_step")))
             elapsed.append(h.elapsed[i] if i is not None else None)
         error = h.last_error
         return cls(list(h.eval_steps), list(h.val_loss), list(h.val_accuracy), list(h.val_perplexity),
                    tokens, elapsed, h.last_step, h.tokens_seen, h.wall_time, h.max_steps, h.params_total,
-                   h.params_active, h.config, h.status_from_events,
+                   h.params_active, start.get("vocab_size"), h.config, h.status_from_events,
                    f"{error.get('kind')}: {error.get('message')}" if error else None, h.start is not None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +77,16 @@ class RunDigest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunDigest":
         return cls(**data)
+
+
+def _tokens_at(h: RunHistory, i: int | None, step: int, tokens_per_step: int | None) -> int:
+    """Tokens trained by `step`: its step event's count, else (a step that did not log, with
+    train.log_every > 1) the step times the start event's tokens per optimizer step."""
+    if i is not None and h.steps[i] == step:
+        return h.tokens[i]
+    if tokens_per_step:
+        return step * tokens_per_step
+    return h.tokens[i] if i is not None else 0
 
 
 def read_digest(events_path: Path) -> RunDigest:

@@ -15,7 +15,7 @@ def render_ranking(ranking: Ranking, fmt: str, title: str, chart: str | None = N
     if fmt == "md":
         return markdown.render_ranking(ranking, title, chart)
     if fmt == "csv":
-        return tabular.to_csv([records.row_record(row, ranking.metric.name) for row in ranking.rows])
+        return tabular.to_csv(records.csv_records(ranking))
     if fmt == "json":
         return tabular.to_json(records.ranking_record(ranking))
     if fmt == "html":

@@ -18,6 +18,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-al
 th { background: #f4f4f4; }
 tr.better td { background: #eef8ee; } tr.worse td { background: #fbeeee; }
 tr.within-noise td { background: #fdf8e6; } tr.baseline td { font-weight: bold; }
+tr.not-counted td { color: #999; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; }
 .note { color: #8a6d00; } .dim { color: #666; }
 """
@@ -38,11 +39,12 @@ def _page(title: str, body: str) -> str:
 
 
 def render_ranking(ranking: Ranking, title: str) -> str:
-    classes = [row.verdict.replace(" ", "-") for row in ranking.rows]
+    classes = [row.verdict.split(":")[0].replace(" ", "-") for row in ranking.rows]
     parts = [f"<p>{escape(cells.scope(ranking))}</p>",
              f'<p class="dim">{escape(cells.sign_convention(ranking.metric))}</p>',
-             _table(cells.RANKING_HEADERS, cells.ranking_cells(ranking), classes)]
+             _table(cells.ranking_headers(ranking), cells.ranking_cells(ranking), classes)]
     parts += [f'<p class="note">{escape(note)}</p>' for note in ranking.notes]
+    parts.append(f'<p class="dim">{escape(cells.method(ranking))}</p>')
     parts.append(curves_svg(ranking.curves(), standalone=False))
     parts.append(f"<h2>Best configuration</h2><p>{escape(best_summary(ranking).replace('**', ''))}</p>")
     if ranking.best is not None:

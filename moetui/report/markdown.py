@@ -21,9 +21,10 @@ def _line(cells_: list[str]) -> str:
 def render_ranking(ranking: Ranking, title: str, chart: str | None = None) -> str:
     """The whole report; `chart` is a relative path to an image written beside it."""
     parts = [f"# {title}", cells.scope(ranking), cells.sign_convention(ranking.metric),
-             table(cells.RANKING_HEADERS, cells.ranking_cells(ranking))]
+             table(cells.ranking_headers(ranking), cells.ranking_cells(ranking))]
     if ranking.notes:
         parts.append("\n".join(f"- {note}" for note in ranking.notes))
+    parts.append(cells.method(ranking))
     if chart:
         parts.append(f"![val loss curves]({chart})")
     parts.append("## Best configuration")

@@ -12,8 +12,10 @@ from moetui.report.digest import RunDigest
 @dataclass
 class RunSummary:
     """A run's identity and metrics. `step` is the eval compared (the last one, or the last
-    at or before `--at-step`); `tokens`, `steps` and `wall_time` are the compute spent up to
-    that point, so runs compared at the same step are compared at the same cost."""
+    at or before `--at-step`); `tokens` and `wall_time` are what the run had spent by that
+    eval, so runs are compared at what they cost there, not at their end. `reached` is the
+    last step the run got to, eval or not. `flops` (training FLOPs by that eval) needs the
+    parsed config: the ranking fills it in."""
 
     id: str
     name: str
@@ -28,18 +30,15 @@ class RunSummary:
     val_accuracy: float | None = None
     val_perplexity: float | None = None
     tokens: int = 0
-    steps: int = 0
+    reached: int = 0
     wall_time: float | None = None
+    flops: float | None = None
     params_total: int | None = None
     params_active: int | None = None
+    vocab_size: int | None = None
     curve_steps: list[int] = field(default_factory=list)
     curve_loss: list[float] = field(default_factory=list)
     problem: str | None = None
-
-    @property
-    def group(self) -> tuple[str, str]:
-        """Runs of one study variant (its seeds) are one row; a run outside a study is its own."""
-        return (self.study or "", self.variant or self.name)
 
     def metric(self, name: str) -> float | None:
         value = getattr(self, name)
@@ -51,24 +50,21 @@ def summarize(digest: RunDigest, *, at_step: int | None = None, **identity: Any)
     The run-store status wins over the events' (only the store knows a run crashed)."""
     if not identity.get("status"):
         identity["status"] = digest.end_status or ("running" if digest.started else "queued")
-    summary = RunSummary(**identity, config=digest.config, params_total=digest.params_total,
-                         params_active=digest.params_active, curve_steps=digest.eval_steps,
-                         curve_loss=digest.val_loss)
+    summary = RunSummary(**identity, config=digest.config, reached=digest.last_step,
+                         params_total=digest.params_total, params_active=digest.params_active,
+                         vocab_size=digest.vocab_size, curve_steps=digest.eval_steps, curve_loss=digest.val_loss)
     if not digest.started:
         summary.problem = "no events"
     i = _eval_index(digest.eval_steps, at_step)
     if i is None:
         summary.problem = summary.problem or (f"no eval at or before step {at_step}" if at_step is not None
                                               else "no eval yet")
-        summary.tokens, summary.steps, summary.wall_time = digest.tokens, digest.last_step, digest.wall_time
+        summary.tokens, summary.wall_time = digest.tokens, digest.wall_time
         return summary
     summary.step = digest.eval_steps[i]
     summary.val_loss, summary.val_accuracy = digest.val_loss[i], digest.val_accuracy[i]
     summary.val_perplexity = digest.val_perplexity[i]
-    if at_step is None:
-        summary.tokens, summary.steps, summary.wall_time = digest.tokens, digest.last_step, digest.wall_time
-    else:
-        summary.tokens, summary.steps, summary.wall_time = digest.eval_tokens[i], summary.step, digest.eval_elapsed[i]
+    summary.tokens, summary.wall_time = digest.eval_tokens[i], digest.eval_elapsed[i]
     return summary
 
 

@@ -1,5 +1,6 @@
 """Val-loss curves as a self-contained SVG line chart, drawn here (no plotting library, no
-network): it is inlined in the HTML report and can be written beside a Markdown one."""
+network): it is inlined in the HTML report and can be written beside a Markdown one. A run
+with a single eval is a point, which a polyline does not draw: it gets a marker."""
 
 from __future__ import annotations
 
@@ -60,9 +61,14 @@ def curves_svg(curves: list[tuple[str, RunSummary]], title: str = "val loss", st
     parts.append(f'<text x="{_LEFT + plot_w / 2}" y="{_H - 6}" text-anchor="middle">step</text>')
     for i, (label, points) in enumerate(series):
         colour = _COLOURS[i % len(_COLOURS)]
-        path = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in points)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{path}">'
-                     f"<title>{escape(label)}</title></polyline>")
+        if len(points) == 1:
+            (s, v), = points
+            parts.append(f'<circle cx="{px(s):.1f}" cy="{py(v):.1f}" r="3.5" fill="{colour}">'
+                         f"<title>{escape(label)}</title></circle>")
+        else:
+            path = " ".join(f"{px(s):.1f},{py(v):.1f}" for s, v in points)
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{path}">'
+                         f"<title>{escape(label)}</title></polyline>")
         if i < _LEGEND_ROWS:
             parts.append(_legend_entry(i, colour, label))
     if len(series) > _LEGEND_ROWS:

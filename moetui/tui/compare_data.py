@@ -1,5 +1,6 @@
 """The compare view's tables as plain data: the config keys that differ among the marked
-runs, and the report's ranking of them (the same `rank_runs` that `moetui report` uses)."""
+runs, and the report's ranking of them (the same `rank_runs` that `moetui report` uses, so
+the view's verdicts are the report's)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from moetui.report.formats import FORMATS, render_ranking
 from moetui.report.cache import DigestCache
 from moetui.report.collect import summaries
 from moetui.report.ranking import Ranking, rank_runs
+from moetui.report.summary import RunSummary
+from moetui.status import LIVE
 
 TITLE = "Run comparison"
 
@@ -26,10 +29,24 @@ def differing_keys(configs: list[Config | None]) -> list[tuple[str, list[Any]]]:
     return [(key, [c.get(key) if c is not None else None for c in configs]) for key in ordered]
 
 
-def ranking_of(store: Any, run_ids: list[str], baseline: str | None) -> Ranking:
-    """Rank the runs against `baseline` (a run id; None: the report's default choice)."""
+def ranking_of(store: Any, run_ids: list[str], baseline: str, choice: str) -> Ranking:
+    """Rank the runs against `baseline` (a run id), chosen as `choice` says. While some of
+    them still train, every run is compared at the last eval all of those reached (as
+    `moetui report --at-step` would), so that the live runs count and all are compared at
+    the same point of training."""
     chosen = [store.get(run_id) for run_id in run_ids]
-    return rank_runs(summaries(chosen, DigestCache.for_store(store.root)), baseline)
+    cache = DigestCache.for_store(store.root)
+    found = summaries(chosen, cache)
+    at_step = live_step(found)
+    if at_step is not None:
+        found = summaries(chosen, cache, at_step)
+    return rank_runs(found, baseline, at_step=at_step, baseline_choice=choice)
+
+
+def live_step(found: list[RunSummary]) -> int | None:
+    """The last eval step every live run with an eval has reached; None when none is live."""
+    steps = [run.step for run in found if run.status in LIVE and run.step is not None]
+    return min(steps) if steps else None
 
 
 def export(ranking: Ranking, path: Path) -> None:

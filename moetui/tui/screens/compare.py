@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from moetui.report import cells
+from moetui.report.identity import distinct
 from moetui.report.ranking import Ranking, ReportError
 from moetui.report.run_config import read_run_config
 from moetui.tui.chart_data import color_of, metric_series
@@ -39,6 +40,7 @@ class CompareScreen(LiveScreen):
         super().__init__()
         self.run_ids = run_ids
         self.baseline = run_ids[0]
+        self.baseline_choice = "the first marked run"
         self.smoothing = True
         self.log_y = False
         self.ranking: Ranking | None = None
@@ -65,24 +67,30 @@ class CompareScreen(LiveScreen):
         self.title = f"Compare {len(self.run_ids)} runs"
         self._draw_diff()
 
+    def _labels(self) -> list[str]:
+        """The marked runs' names, with a short id where two share one (runs made before names
+        were unique): what the legend, the charts and the diff's columns call them."""
+        return distinct([self.app.run_name(run_id) for run_id in self.run_ids], self.run_ids)
+
     def _draw_diff(self) -> None:
         configs = [read_run_config(self.app.store.path(run_id))[0] for run_id in self.run_ids]
         table = self.query_one("#config-diff", DataTable)
         table.add_column("key", key="key")
         # Escaped, here and in the ranking: DataTable reads a str as (Rich) markup, and names,
         # values and a damaged run's reason are the user's text.
-        for run_id in self.run_ids:
-            table.add_column(markup.escape(self.app.run_name(run_id)), key=run_id)
+        for run_id, label in zip(self.run_ids, self._labels()):
+            table.add_column(markup.escape(label), key=run_id)
         for key, values in differing_keys(configs):
             table.add_row(key, *(markup.escape("?" if v is None else str(v)) for v in values), key=key)
 
     def redraw(self) -> None:
-        legend = Content("  ").join(Content.assemble(("■", f"rgb({r},{g},{b})"), f" {self.app.run_name(run_id)}")
-                                    for i, run_id in enumerate(self.run_ids) for r, g, b in [color_of(i)])
+        labels = self._labels()
+        legend = Content("  ").join(Content.assemble(("■", f"rgb({r},{g},{b})"), f" {label}")
+                                    for i, label in enumerate(labels) for r, g, b in [color_of(i)])
         self.query_one("#legend", Static).update(legend)
         self._draw_ranking()
         smooth = 0.9 if self.smoothing else None
-        histories = [(self.app.run_name(run_id), self.app.state.history(run_id)) for run_id in self.run_ids]
+        histories = [(label, self.app.state.history(run_id)) for label, run_id in zip(labels, self.run_ids)]
         for ident, _, metric in CHARTS:
             series = [s for i, (name, history) in enumerate(histories)
                       for s in metric_series(history, metric, name, color_of(i), smooth)]
@@ -99,23 +107,24 @@ class CompareScreen(LiveScreen):
         table = self.query_one("#ranking", DataTable)
         notes = self.query_one("#ranking-notes", Static)
         try:
-            self.ranking = ranking_of(self.app.store, self.run_ids, self.baseline)
+            self.ranking = ranking_of(self.app.store, self.run_ids, self.baseline, self.baseline_choice)
         except ReportError as error:
             self.ranking = None
             notes.update(Content(f"No ranking: {error}"))
             return
         table.clear(columns=True)
-        table.add_columns(*cells.RANKING_HEADERS)
+        table.add_columns(*cells.ranking_headers(self.ranking))
         for row in cells.ranking_cells(self.ranking):
             table.add_row(*map(markup.escape, row))
         notes.update(Content("\n".join([cells.scope(self.ranking), cells.sign_convention(self.ranking.metric),
-                                        *self.ranking.notes])))
+                                        *self.ranking.notes, cells.method(self.ranking)])))
 
     # ---- keys ----------------------------------------------------------------------------
     def action_baseline(self) -> None:
         """Make the next marked run the baseline every Δ is measured against."""
         i = self.run_ids.index(self.baseline)
         self.baseline = self.run_ids[(i + 1) % len(self.run_ids)]
+        self.baseline_choice = "chosen with b"
         self.notify(f"Baseline: {self.app.run_name(self.baseline)}", timeout=2)
         self.redraw_now()
 
