@@ -28,15 +28,18 @@ _FOLDED = {"schedule.warmup_ratio"}  # read through schedule.warmup_steps
 # Left to their rule (0) on both sides, these follow optim.muon_lr and model.d_ff, whose
 # change is listed already.
 _IMPLIED = {"optim.adamw_lr", "moe.expert_d_ff"}
-_KEYS = tuple(s.key for s in iter_fields() if s.affects_results and s.key not in _FOLDED)
+_FIELDS = tuple((s.key, s.section, s.name) for s in iter_fields() if s.affects_results and s.key not in _FOLDED)
+_KEYS = tuple(key for key, _, _ in _FIELDS)
 
 # `make_run_id`'s shape: the date, time and fraction of a second tell runs apart by themselves.
 _STAMP = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}")
 
 
 def effective(cfg: Config) -> dict[str, Any]:
-    """Every setting that can change the trained model or its score, as the engine reads it."""
-    return {key: _canonical(_DERIVED[key](cfg) if key in _DERIVED else cfg.get(key)) for key in _KEYS}
+    """Every setting that can change the trained model or its score, as the engine reads it.
+    (Read by attribute, not `Config.get`: a thousand runs' identities in 0.06 s, not 0.2 s.)"""
+    return {key: _canonical(_DERIVED[key](cfg) if key in _DERIVED else getattr(getattr(cfg, section), name))
+            for key, section, name in _FIELDS}
 
 
 def identity(cfg: Config) -> tuple:
