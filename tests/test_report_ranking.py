@@ -9,6 +9,7 @@ from scipy.stats import ttest_ind
 from moetui.report import cells
 from moetui.report.ranking import BETTER, NOISE, NOT_COUNTED, SINGLE, WORSE, ReportError, rank_runs
 from moetui.report.stats import Stat, improvement, summarize, welch_p
+from moetui.tui.compare_data import live_step
 from tests.report_helpers import summary
 
 
@@ -176,3 +177,15 @@ def test_a_config_this_version_cannot_read_is_flagged_never_counted_and_never_be
     row = _rows(ranking)["old"]
     assert row.key_changes == [] and not row.fair and ranking.best is None and row.verdict == NOT_COUNTED
     assert row.flags[0].startswith("config unreadable (model.retired_knob")
+
+
+def test_the_compare_view_ranks_live_runs_at_the_last_eval_they_all_reached():
+    """While runs train, the view compares every run at the step the live ones share, where
+    they count, rather than leave them out until they finish."""
+    done = summary("baseline", 7.0, steps=20)
+    live = [summary("a", 6.9, 0.1, ["model.dropout=0.0"], status="running", steps=10, reached=11),
+            summary("b", 6.8, 0.1, ["model.dropout=0.05"], status="stalled", steps=15, reached=15),
+            summary("c", None, 0.1, ["model.dropout=0.2"], status="running", reached=3)]
+    assert live_step([done, *live]) == 10 and live_step([done]) is None
+    rows = _rows(rank_runs([done, *live], "baseline", at_step=10))
+    assert rows["a"].verdict == SINGLE and rows["b"].verdict == SINGLE and rows["c"].verdict == "no result"

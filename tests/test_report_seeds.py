@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from moetui.cli import app
+from moetui.presets import PresetError, load_study
 from moetui.report.ranking import SINGLE
 from moetui.report.stats import improvement
 from tests.report_helpers import write_optimized_run, write_seed_study
@@ -44,6 +45,16 @@ SEEDS = [
                                  "15_low_dropout"], "4_high_lr", ["2_recursive", "9_more_topk"]),
     ("components", "baseline", ["post_norm", "baseline", "no_pos_emb", "no_norm", "silu_ffn"], "post_norm", []),
 ]
+
+
+def test_every_built_in_study_declares_its_baseline_and_a_wrong_one_is_refused(tmp_path, monkeypatch):
+    assert {study: load_study(study).baseline for study, *_ in SEEDS} == {study: base for study, base, *_ in SEEDS}
+    monkeypatch.setenv("MOETUI_PRESETS", str(tmp_path))
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "odd.toml").write_text('base = "quick"\nbaseline = "Base"\n'
+                                                   '[[variant]]\nname = "base"\n[[variant]]\nname = "other"\n')
+    with pytest.raises(PresetError, match="baseline = 'Base' is not one of its variants; variants: base, other"):
+        load_study("odd")
 
 
 @pytest.mark.parametrize("study, baseline, order, best, more_compute", SEEDS, ids=[s[0] for s in SEEDS])
