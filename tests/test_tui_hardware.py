@@ -54,6 +54,12 @@ def panel_lines(app) -> list[str]:
     return str(app.screen.query_one(HardwarePanel).render()).splitlines()
 
 
+def panel_shown(app, lines: int) -> bool:
+    """The screen's panel is laid out (it draws for its width) with this many lines."""
+    panels = app.screen.query(HardwarePanel)
+    return bool(panels and panels.first().size.width and len(panel_lines(app)) == lines)
+
+
 @scenario
 async def test_the_runs_and_queue_screens_show_each_gpu_and_the_run_that_holds_it(runs_dir):
     store = RunStore(runs_dir)
@@ -62,7 +68,7 @@ async def test_the_runs_and_queue_screens_show_each_gpu_and_the_run_that_holds_i
                      hardware_interval=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.state.gpu_holders.get(0), what="the run found on GPU 0")
-        await until(pilot, lambda: len(panel_lines(app)) == 4, what="the panel")
+        await until(pilot, lambda: panel_shown(app, 4), what="the panel")
         cpu, gpu0, gpu1, gpu2 = panel_lines(app)
         assert cpu.startswith("CPU") and "40%" in cpu and "20.0/64.0 GiB" in cpu and "16 cores" in cpu
         assert gpu0.startswith("GPU0") and "87%" in gpu0 and "34.8/80.0 GiB" in gpu0 and "65°C" in gpu0
@@ -70,8 +76,7 @@ async def test_the_runs_and_queue_screens_show_each_gpu_and_the_run_that_holds_i
         assert gpu1.endswith("1 other process") and gpu2.endswith("free")
 
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: app.screen.query(HardwarePanel) and len(panel_lines(app)) == 4,
-                    what="the queue screen's panel")
+        await until(pilot, lambda: panel_shown(app, 4), what="the queue screen's panel")
         assert panel_lines(app)[1].endswith("moe-big")
 
 
@@ -99,7 +104,7 @@ async def test_a_runs_view_shows_its_gpus_utilisation_and_memory_over_time(runs_
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: len(app.state.usage.get(run_id, ())) >= 3, what="three samples of the run")
         strip = await run_view_strip(pilot, run_id)
-        await until(pilot, lambda: strip.display, what="the run's hardware")
+        await until(pilot, lambda: strip.display and strip.size.width, what="the run's hardware, laid out")
         util, memory = str(strip.render()).splitlines()
         assert util.startswith("GPU 0 util") and util.endswith("100%")
         assert "▁▅█" in util  # 0, 50, 100 percent, oldest first
@@ -118,7 +123,7 @@ async def test_a_cpu_runs_view_shows_its_engines_cpu_and_memory_and_a_finished_r
         await until(pilot, lambda: app.state.usage.get(run_id), what="a sample of the run")
         assert panel_lines(app)[0].startswith("CPU") and len(panel_lines(app)) == 1
         strip = await run_view_strip(pilot, run_id)
-        await until(pilot, lambda: strip.display, what="the run's hardware")
+        await until(pilot, lambda: strip.display and strip.size.width, what="the run's hardware, laid out")
         cpu, memory = str(strip.render()).splitlines()
         assert cpu.startswith("engine CPU") and cpu.endswith("150%")
         assert memory.startswith("engine RSS") and memory.endswith("1.50 GiB")
