@@ -21,6 +21,11 @@ from engine.protocol import parse_line
 _STEP_SERIES = ("loss", "aux_loss", "lr", "grad_norm", "tokens_per_s", "elapsed")
 _EVAL_SERIES = ("val_loss", "val_accuracy", "val_perplexity")
 _NAN = float("nan")
+# Expert load and text samples are kept as series too, but bounded: past this many, every
+# other one is dropped (the latest always kept), so a long run keeps its whole span at a
+# coarser grain instead of only its recent past. A step series needs no bound (a float a step).
+EXPERTS_KEPT = 256
+SAMPLES_KEPT = 64
 
 
 def _is_number(value: Any) -> bool:
@@ -39,6 +44,18 @@ def _number(value: Any) -> float:
 def _finite(value: Any) -> float | None:
     """A time or count a view formats as a clock or an integer, which NaN and inf cannot be."""
     return float(value) if _is_number(value) and math.isfinite(value) else None
+
+
+def _is_samples(value: Any) -> bool:
+    """Text samples as the view shows them: a list of {prompt, text} strings."""
+    return isinstance(value, list) and all(
+        isinstance(s, dict) and isinstance(s.get("prompt"), str) and isinstance(s.get("text"), str) for s in value)
+
+
+def _thin(steps: list[int], values: list[Any], kept: int) -> None:
+    """Past `kept` entries, drop every other one but the latest (in place, both lists alike)."""
+    if len(steps) > kept:
+        steps[:-1], values[:-1] = steps[:-1:2], values[:-1:2]
 
 
 def _is_load(value: Any) -> bool:
@@ -63,6 +80,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     **dict.fromkeys(("config", "metrics"), lambda value: isinstance(value, dict)),
     "resumed": lambda value: isinstance(value, bool),
     "load": _is_load,
+    "samples": _is_samples,
 }
 _FOLDED_BY_FIELD = ("step", "eval")
 
@@ -92,8 +110,10 @@ class RunHistory:
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     val_perplexity: list[float] = field(default_factory=list)
-    experts_step: int | None = None
-    experts_load: list[list[float]] | None = None
+    experts_steps: list[int] = field(default_factory=list)  # bounded: EXPERTS_KEPT
+    experts_loads: list[list[list[float]]] = field(default_factory=list)  # per event, per layer, per expert
+    sample_steps: list[int] = field(default_factory=list)  # bounded: SAMPLES_KEPT
+    samples: list[list[dict[str, str]]] = field(default_factory=list)  # per event, {prompt, text} per prompt
     start: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -117,8 +137,14 @@ class RunHistory:
             self.eval_steps.append(event["step"])
             for name in _EVAL_SERIES:
                 getattr(self, name).append(_number(event.get(name)))
-        elif kind == "experts" and event.get("load") is not None:
-            self.experts_step, self.experts_load = event.get("step"), event["load"]
+        elif kind == "experts" and event.get("load") is not None and _is_int(event.get("step")):
+            self.experts_steps.append(event["step"])
+            self.experts_loads.append(event["load"])
+            _thin(self.experts_steps, self.experts_loads, EXPERTS_KEPT)
+        elif kind == "sample" and event.get("samples") is not None and _is_int(event.get("step")):
+            self.sample_steps.append(event["step"])
+            self.samples.append(event["samples"])
+            _thin(self.sample_steps, self.samples, SAMPLES_KEPT)
         elif kind == "start":
             self._restart(event)
         elif kind == "end":
@@ -139,9 +165,11 @@ class RunHistory:
         keep = _count_at_or_before(self.steps, resumed_from)
         for name in ("steps", "tokens", *_STEP_SERIES):
             del getattr(self, name)[keep:]
-        keep = _count_at_or_before(self.eval_steps, resumed_from)
-        for name in ("eval_steps", *_EVAL_SERIES):
-            del getattr(self, name)[keep:]
+        for steps, *series in (("eval_steps", *_EVAL_SERIES), ("experts_steps", "experts_loads"),
+                               ("sample_steps", "samples")):
+            keep = _count_at_or_before(getattr(self, steps), resumed_from)
+            for name in (steps, *series):
+                del getattr(self, name)[keep:]
 
     def copy(self) -> "RunHistory":
         """A snapshot whose lists the caller may keep while the original goes on growing."""
@@ -155,6 +183,16 @@ class RunHistory:
         if self.end and self.end.get("step") is not None:
             candidates.append(self.end["step"])
         return max(candidates)
+
+    @property
+    def experts_step(self) -> int | None:
+        """The step of the latest expert load (None before the first)."""
+        return self.experts_steps[-1] if self.experts_steps else None
+
+    @property
+    def experts_load(self) -> list[list[float]] | None:
+        """The latest expert load: per MoE layer, each expert's share of the routed tokens."""
+        return self.experts_loads[-1] if self.experts_loads else None
 
     @property
     def max_steps(self) -> int | None:

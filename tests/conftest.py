@@ -31,6 +31,13 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path_factory, monkeypatch):
+    """Chart settings the TUI remembers (moetui/tui/chart_settings.py) start from the defaults
+    in every test, and never touch the person's own ~/.config."""
+    monkeypatch.setenv("MOETUI_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(scope="session")
 def token_cache_dir(tmp_path_factory):
     """One token cache for the whole session: the embedded corpus is tokenised once, not per test."""

@@ -22,7 +22,34 @@ def balance(shares: Sequence[float]) -> float:
 
 def bars(shares: Sequence[float]) -> str:
     """One block per expert, full height at a share of 2/E (twice its fair share) or more."""
-    if not shares:
-        return ""
-    full = 2.0 / len(shares)
-    return "".join(BARS[min(len(BARS) - 1, int(share / full * (len(BARS) - 1) + 0.5))] for share in shares)
+    return "".join(block(share, len(shares)) for share in shares)
+
+
+def block(share: float, experts: int) -> str:
+    """A share as a block of one of 8 heights, full at 2/experts (twice the fair share) or more."""
+    return BARS[min(len(BARS) - 1, int(share * experts / 2.0 * (len(BARS) - 1) + 0.5))]
+
+
+DEAD_OF_FAIR = 0.02  # an expert routed under 2% of its fair share (1/E) is as good as dead
+
+
+def dead(shares: Sequence[float]) -> list[bool]:
+    """Per expert: does it get next to no tokens?"""
+    return [share < DEAD_OF_FAIR / len(shares) for share in shares]
+
+
+def dominant(shares: Sequence[float], top_k: int) -> list[bool]:
+    """Per expert: does it take most tokens? Shares are of the top-k assignments (a layer's sum
+    to 1), so an expert every token picks has 1/top_k: more than half the tokens is
+    share x top_k > 0.5. And at least twice its fair share (2/E), since with top-2 of 4
+    experts every expert fairly sees half the tokens."""
+    return [share * top_k > 0.5 and share >= 2.0 / len(shares) for share in shares]
+
+
+def history_line(shares: Sequence[float], experts: int, width: int) -> str:
+    """One expert's share over time as a sparkline of at most `width` blocks (scaled as `bars`):
+    evenly picked from the whole span when there are more, the newest always last."""
+    if len(shares) > width > 1:
+        last = len(shares) - 1
+        shares = [shares[round(i * last / (width - 1))] for i in range(width)]
+    return "".join(block(share, experts) for share in shares)

@@ -35,3 +35,11 @@ def number(value: float | None, decimals: int = 4) -> str:
     if abs(value) >= 1e6:
         return f"{value:.3g}"
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def preparing(history_start: dict | None, prepare: dict | None) -> bool:
+    """Is the run preparing its data now: a `prepare` event newer than its last `start`
+    (a resumed run prepares again after its first start) and not the final `ready` one."""
+    if prepare is None or prepare.get("stage") == "ready":
+        return False
+    return history_start is None or (prepare.get("t") or 0) > (history_start.get("t") or 0)
