@@ -189,3 +189,12 @@ def test_the_compare_view_ranks_live_runs_at_the_last_eval_they_all_reached():
     assert live_step([done, *live]) == 10 and live_step([done]) is None
     rows = _rows(rank_runs([done, *live], "baseline", at_step=10))
     assert rows["a"].verdict == SINGLE and rows["b"].verdict == SINGLE and rows["c"].verdict == "no result"
+
+
+def test_a_damaged_run_joins_its_study_variants_row_wherever_it_comes():
+    damaged = summary("drop", None, seed=1, status="damaged")
+    damaged.config, damaged.problem = None, "events.jsonl: Is a directory"
+    runs = [damaged, summary("baseline", 7.0), summary("drop", 6.5, 0.1, ["model.dropout=0.0"], seed=2)]
+    row = _rows(rank_runs(runs, "baseline"))["drop"]
+    assert row.runs == [damaged, runs[2]] and row.seeds_text == "n=1 of 2, 1 damaged"
+    assert row.flags == ["events.jsonl: Is a directory"]

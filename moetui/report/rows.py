@@ -89,10 +89,10 @@ def group_runs(summaries: list[RunSummary], metric: str, at_step: int | None) ->
     """The rows of `summaries`, in the order their first runs come, each with its counted
     runs, statistics and the flags that belong to the row itself."""
     configs = {run.id: _parse(run) for run in summaries}
+    keys = _keys(summaries, configs)
     rows: dict[Any, Row] = {}
     for run in summaries:
-        config = configs[run.id][0]
-        key = _key(run, config, rows)
+        config, key = configs[run.id][0], keys[run.id]
         row = rows.get(key)
         if row is None:
             row = rows[key] = Row(key[0], key[1], config=config)
@@ -117,16 +117,21 @@ def _parse(run: RunSummary) -> tuple[Config | None, str | None]:
         return None, f"config unreadable ({e})"
 
 
-def _key(run: RunSummary, config: Config | None, rows: dict[Any, Row]) -> Any:
-    variant = (run.study or "", run.variant or "") if run.study else ("", "")
-    if config is not None:
-        return (*variant, identity(config))
-    # No config: its study variant's row if it has one (the first, should it have several).
-    if run.study:
-        found = next((key for key in rows if key[:2] == variant), None)
-        if found is not None:
-            return found
-    return (*variant, run.id)
+def _keys(summaries: list[RunSummary], configs: dict) -> dict[str, tuple]:
+    """Run id -> its row's key: (study, variant, identity). A run without a config joins the
+    first row of its study variant, wherever in the list that row's runs come."""
+    def variant(run: RunSummary) -> tuple[str, str]:
+        return (run.study, run.variant or "") if run.study else ("", "")
+
+    keys = {run.id: (*variant(run), identity(configs[run.id][0])) for run in summaries if configs[run.id][0]}
+    first: dict[tuple[str, str], tuple] = {}
+    for key in keys.values():
+        first.setdefault(key[:2], key)
+    for run in summaries:
+        if run.id not in keys:
+            joined = first.get(variant(run)) if run.study else None
+            keys[run.id] = joined or (*variant(run), run.id)
+    return keys
 
 
 def _count(row: Row, metric: str, at_step: int | None, configs: dict) -> None:
