@@ -35,7 +35,7 @@ _Format = Annotated[Optional[str], typer.Option(
     "--format", "-f", help=f"{', '.join(FORMATS)} (default: md; a table when stdout is a terminal)")]
 _Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Write to this file instead of stdout")]
 _Journey = Annotated[bool, typer.Option(
-    "--journey", help="Cumulative table across the studies named as arguments: baseline → winner of each")]
+    "--journey", help="Cumulative table across the studies named as arguments: first baseline → each study's best")]
 _AtStep = Annotated[Optional[int], typer.Option(
     "--at-step", min=1, help="Compare at this step (each run's last eval at or before it)")]
 _Plot = Annotated[bool, typer.Option("--plot", help="Draw the val-loss curves in the terminal")]
