@@ -72,7 +72,8 @@ def test_markdown_with_a_chart_beside_it(seed_store, tmp_path):
 
 
 def test_the_baseline_name_ignores_case_and_alpha_is_an_option(seed_store):
-    data = json.loads(report("--study", "ablation", "--baseline", "GRAD_ACCUM_2", "-f", "json", "--alpha", "0.01").stdout)
+    result = report("--study", "ablation", "--baseline", "GRAD_ACCUM_2", "-f", "json", "--alpha", "0.01")
+    data = json.loads(result.stdout)
     assert data["baseline"] == "grad_accum_2" and data["baseline_choice"] == "named with --baseline"
     assert data["alpha"] == 0.01
 
@@ -165,7 +166,8 @@ def test_damaged_runs_are_listed_with_their_reason_and_never_counted(runs_dir):
     (["--format", "pdf"], "unknown format 'pdf'"),
     (["--chart", "c.png"], "give a path ending in .svg"),
     (["--study", "ablation", "--metric", "val_acc"], "did you mean 'val_accuracy'"),
-    (["--study", "ablation", "--metric", "bpb"], "unknown metric 'bpb' (metrics: val_loss, val_accuracy, val_perplexity)"),
+    (["--study", "ablation", "--metric", "bpb"],
+     "unknown metric 'bpb' (metrics: val_loss, val_accuracy, val_perplexity)"),
     (["--study", "ablation", "--alpha", "1.5"], "--alpha 1.5: give a significance level between 0 and 1"),
     (["--journey"], "--journey needs the studies in order"),
     (["--journey", "ablation", "lr-schedule", "--baseline", "zzz"], "study 'ablation': baseline 'zzz'"),

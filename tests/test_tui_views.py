@@ -71,7 +71,8 @@ async def test_compare_shows_only_differing_keys_and_the_reports_verdicts_and_ex
 
         def rows():
             headers = [str(c.label) for c in ranking.columns.values()]
-            return {row[1]: dict(zip(headers, row)) for row in (ranking.get_row_at(i) for i in range(ranking.row_count))}
+            table = (ranking.get_row_at(i) for i in range(ranking.row_count))
+            return {row[1]: dict(zip(headers, row)) for row in table}
 
         shown = rows()
         assert shown["baseline"]["Verdict"] == "baseline"
@@ -83,7 +84,8 @@ async def test_compare_shows_only_differing_keys_and_the_reports_verdicts_and_ex
         await pilot.press("b")  # the next marked run becomes the baseline
         await pilot.pause(0.3)
         shown = rows()
-        assert shown["baseline"]["Δ val loss vs baseline"].startswith("+4.8%") and shown["top_k-1"]["Verdict"] == "baseline"
+        assert shown["baseline"]["Δ val loss vs baseline"].startswith("+4.8%")
+        assert shown["top_k-1"]["Verdict"] == "baseline"
         assert "Baseline: top_k-1, chosen with b." in str(app.screen.query_one("#ranking-notes", Static).render())
         loss_chart = app.screen.query_one("#cmp-val", MetricChart)
         assert [s.label for s in loss_chart.series] == ["baseline", "top_k-1", "lr-high"]

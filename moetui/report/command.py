@@ -45,7 +45,8 @@ _RunsDir = Annotated[Optional[Path], typer.Option("--runs-dir", help="Run store 
 
 def report_command(runs: _Runs = None, study: _Study = None, baseline: _Baseline = None, metric: _Metric = "val_loss",
                    alpha: _Alpha = 0.05, format: _Format = None, out: _Out = None, journey: _Journey = False,
-                   at_step: _AtStep = None, plot: _Plot = False, chart: _Chart = None, runs_dir: _RunsDir = None) -> None:
+                   at_step: _AtStep = None, plot: _Plot = False, chart: _Chart = None,
+                   runs_dir: _RunsDir = None) -> None:
     """Rank runs against a baseline: val loss, accuracy, perplexity, Δ, p, verdict, compute, key changes."""
     try:
         _report(runs or [], study or [], baseline, metric, alpha, format, out, journey, at_step, plot, chart,
