@@ -222,7 +222,8 @@ def test_every_command_survives_one_damaged_file_and_leaves_the_neighbour_alone(
     assert "neighbour" in report.stdout or "baseline" in report.stdout
     if report_damaged(file, damage):
         assert "damaged" in report.stdout
-    _clean(moetui("report", "--study", STUDY, "--format", "json", *where), "report --study", ok=True)
+    _clean(moetui("report", "--study", STUDY, "--baseline", "baseline", "--format", "json", *where), "report --study",
+           ok=True)
     _clean(moetui("report", victim, neighbour, "--at-step", "2", *where), "report RUN RUN", ok=listed)
 
     # The victim completed (or is damaged): a resume or a stop is refused, never half-done.
