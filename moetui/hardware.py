@@ -30,7 +30,7 @@ class HostUsage:
 @dataclass(frozen=True)
 class GpuUsage:
     """One GPU as NVML reports it; None where this GPU or driver does not say."""
-    index: int  # NVML's index, which CUDA_VISIBLE_DEVICES numbers also mean
+    index: int  # NVML's (PCI order): what CUDA_VISIBLE_DEVICES numbers mean unless CUDA orders GPUs otherwise
     uuid: str | None = None
     util: float | None = None  # percent of the last sample period a kernel ran
     mem_used: int | None = None  # bytes
