@@ -157,8 +157,8 @@ def test_a_run_found_by_pid_and_by_its_record_is_named_once():
 
 
 def test_only_this_hosts_live_engines_are_sampled():
-    runs = [Record("live", pid=1), Record("stalled", status="stalled", pid=2), Record("done", status="completed", pid=3),
-            Record("remote", host="there", pid=4), Record("starting")]
+    runs = [Record("live", pid=1), Record("stalled", status="stalled", pid=2),
+            Record("done", status="completed", pid=3), Record("remote", host="there", pid=4), Record("starting")]
     assert local_engines(runs, "here") == {"live": 1, "stalled": 2}
 
 
