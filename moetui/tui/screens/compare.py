@@ -21,6 +21,7 @@ from moetui.tui.compare_data import differing_keys, export, ranking_of
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.widgets.metric_chart import MetricChart
+from moetui.tui.widgets.tables import Table
 
 CHARTS = (("cmp-loss", "train loss", "loss"), ("cmp-val", "val loss", "val_loss"),
           ("cmp-ppl", "val perplexity", "val_perplexity"), ("cmp-lr", "learning rate", "lr"))
@@ -29,7 +30,7 @@ CHARTS = (("cmp-loss", "train loss", "loss"), ("cmp-val", "val loss", "val_loss"
 class CompareScreen(LiveScreen):
     CSS_PATH = "compare.tcss"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape,q", "app.pop_screen", "Back"),
         Binding("b", "baseline", "Baseline"),
         Binding("e", "export", "Export"),
         Binding("s", "smoothing", "Smooth"),
@@ -52,10 +53,10 @@ class CompareScreen(LiveScreen):
         with TabbedContent(initial="tab-ranking"):
             with TabPane("Ranking", id="tab-ranking"):
                 with VerticalScroll():
-                    yield DataTable(id="ranking", cursor_type="row")
+                    yield Table(id="ranking", cursor_type="row")
                     yield Static("", id="ranking-notes")
             with TabPane("Config diff", id="tab-diff"):
-                yield DataTable(id="config-diff", cursor_type="row")
+                yield Table(id="config-diff", cursor_type="row")
             with TabPane("Curves", id="tab-curves"):
                 with Grid(id="compare-charts"):
                     for ident, title, metric in CHARTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
@@ -15,6 +16,7 @@ from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.hardware_panel import HardwarePanel
 from moetui.tui.widgets.runs_table import STATUS_STYLES
+from moetui.tui.widgets.tables import Table
 
 _MOVE = Binding.Group("Move")
 COLUMNS = ("#", "name", "study/variant", "status", "device", "step")
@@ -36,7 +38,7 @@ class QueueScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield Table(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static("", id="queue-empty")
         yield HardwarePanel()
         yield Footer(compact=True)
@@ -97,6 +99,11 @@ class QueueScreen(LiveScreen):
                 self.app.stop_run(run_id)
 
         self.app.push_screen(Confirm(f"Take {record.name} off the queue?"), cancel)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # enter on a row: the table's own key, which hides the screen's
+        self.action_open()
 
     def action_open(self) -> None:
         if run_id := self._current():

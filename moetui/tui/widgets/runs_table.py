@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from moetui.tui.runs_rows import COLUMNS, RunRow, shorten
+from moetui.tui.widgets.tables import Table
 
 STATUS_STYLES = {"running": "bold green", "stopping": "green", "stalled": "bold yellow", "queued": "cyan",
                  "completed": "", "stopped": "yellow", "cancelled": "dim", "failed": "bold red", "diverged": "bold red",
@@ -19,9 +19,12 @@ STATUS_STYLES = {"running": "bold green", "stopping": "green", "stalled": "bold 
 _KEYS = [key for key, _ in COLUMNS]
 _STATUS = _KEYS.index("status")
 _SHORTENED = (_KEYS.index("name"), _KEYS.index("group"))
+# Narrower than this, the study/variant column goes (a study run's name holds both:
+# `study-variant-sSEED`), so that val loss and ppl stay on screen at 80 columns.
+_GROUP_FROM = 100
 
 
-class RunsTable(DataTable):
+class RunsTable(Table):
     # DataTable's own enter binding is hidden; this one puts "open" in the footer.
     BINDINGS = [Binding("enter", "select_cursor", "Open")]
 
@@ -29,18 +32,20 @@ class RunsTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._shown: list[RunRow] = []
         self._fit = 0  # the widest a name or study/variant cell may be at this width
-
-    def on_mount(self) -> None:
-        for key, header in COLUMNS:
-            self.add_column(header, key=key)
+        self._columns: tuple[int, ...] = ()  # indexes (into COLUMNS) of the columns shown at this width
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._fit_for(event.size.width) != self._fit:
+        width = event.size.width
+        if self._fit_for(width) != self._fit or self._columns_for(width) != self._columns:
             self.show(self._shown, force=True)
 
     @staticmethod
     def _fit_for(width: int) -> int:
         return max(16, width // 4)
+
+    @staticmethod
+    def _columns_for(width: int) -> tuple[int, ...]:
+        return tuple(i for i, key in enumerate(_KEYS) if key != "group" or width >= _GROUP_FROM)
 
     def _cell(self, i: int, text: str) -> str | Text:
         if i == _STATUS:
@@ -55,21 +60,26 @@ class RunsTable(DataTable):
         return self._shown[self.cursor_row].id
 
     def show(self, rows: list[RunRow], force: bool = False) -> None:
-        fit = self._fit_for(self.size.width)
-        if not force and fit == self._fit and [r.id for r in rows] == [r.id for r in self._shown]:
+        fit, columns = self._fit_for(self.size.width), self._columns_for(self.size.width)
+        same_layout = fit == self._fit and columns == self._columns
+        if not force and same_layout and [r.id for r in rows] == [r.id for r in self._shown]:
             for old, new in zip(self._shown, rows):
-                for i, key in enumerate(_KEYS):
+                for i in columns:
                     if old.cells[i] != new.cells[i]:
-                        self.update_cell(new.id, key, self._cell(i, new.cells[i]), update_width=True)
+                        self.update_cell(new.id, _KEYS[i], self._cell(i, new.cells[i]), update_width=True)
             self._shown = rows
             return
         self._fit = fit
         keep = self.current_id
-        self.clear()
+        self.clear(columns=columns != self._columns)
+        if columns != self._columns:
+            self._columns = columns
+            for i in columns:
+                self.add_column(COLUMNS[i][1], key=_KEYS[i])
         for column in self.columns.values():  # clear() keeps widths; let them shrink to what is shown
             column.content_width = column.label.cell_len
         for row in rows:
-            self.add_row(*(self._cell(i, text) for i, text in enumerate(row.cells)), key=row.id)
+            self.add_row(*(self._cell(i, row.cells[i]) for i in columns), key=row.id)
         self._shown = rows
         ids = [row.id for row in rows]
         if keep in ids:
