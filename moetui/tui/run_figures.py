@@ -64,7 +64,7 @@ def figures(record: Any, history: RunHistory) -> list[Figure]:
         Figure("aux", _fixed(_last(history.aux_loss), ".4g")),
         Figure("tokens", count(history.tokens_seen)),
         Figure("elapsed", clock(history.wall_time)),
-        Figure("on", device),
+        Figure("device", device),
         Figure("params", f"{count(history.params_total)} ({count(history.params_active)} active)"
                if history.params_total else "–"),
         *why,
