@@ -42,18 +42,20 @@ def test_runs_screen(snap_compare, fixed, theme):
     assert snap_compare(app, run_before=_runs_table)
 
 
-def test_run_screen(snap_compare, fixed):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_run_screen(snap_compare, fixed, size):
+    """The numbers beside six charts on one x range, round ticks, legends above the plots."""
     app, ids = fixed
 
     async def open_run(pilot):
         await _runs_table(pilot)
         app.open_run(ids["baseline"])
         await pilot.pause(0.2)
-        chart = app.screen.query_one("#chart-loss", MetricChart)
+        chart = app.screen.query_one("#chart-aux", MetricChart)
         await until(pilot, lambda: chart.series, what="the charts")
         await pilot.pause(0.3)
 
-    assert snap_compare(app, run_before=open_run)
+    assert snap_compare(app, run_before=open_run, terminal_size=size)
 
 
 def test_compare_screen(snap_compare, fixed):
