@@ -13,23 +13,27 @@ _GAP = "   "
 
 
 def pack(figures: list[Figure], width: int) -> list[Text]:
-    """The figures as lines of at most `width` cells (one that is wider alone gets cut)."""
+    """The figures as lines of at most `width` cells; one wider than that (the reason a run
+    failed, say) on lines of its own, cut every `width` characters."""
+    width = max(width, 1)
     lines: list[Text] = []
     line = Text()
     for figure in figures:
-        item = Text(no_wrap=True)
+        item = Text()
         if figure.label:
             item.append(figure.label + " ", style="dim")
         item.append(figure.value, style=figure.style or "bold")
         if line.cell_len and line.cell_len + len(_GAP) + item.cell_len > width:
             lines.append(line)
             line = Text()
+        if item.cell_len > width:
+            lines.extend(item.divide(range(width, len(item), width)))
+            continue
         if line.cell_len:
             line.append(_GAP)
         line.append_text(item)
-    lines.append(line)
-    for text in lines:
-        text.truncate(width, overflow="ellipsis")
+    if line.cell_len or not lines:
+        lines.append(line)
     return lines
 
 
