@@ -53,6 +53,7 @@ class Outcome:
 # What a rank other than 0 ends with when rank 0's throughput guard tripped: only rank 0's
 # reason is written anywhere.
 _PEER_SLOW = Trip("diverged", "throughput collapse on rank 0", "", keep_weights=True)
+_LOG_LINE_S = 30.0  # the longest engine.log goes without a step line while steps are logged
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Trainer:
         self.loss_guard = LossGuard(t.spike_factor, t.spike_steps, device)
         self.throughput = ThroughputGuard(t.min_throughput_ratio, t.throughput_minutes)
         self._evaluated_step = -1  # the step of the last eval event
+        self._line_at: tuple[int, float] | None = None  # (step, monotonic time) of engine.log's last step line
         self.parallel = wrap(self.model, device) if world.distributed else None
         trained = self.parallel or self.model
         self.forward = torch.compile(trained) if t.compile else trained
@@ -163,6 +165,20 @@ class Trainer:
         adamw_lr = self.cfg.adamw_lr * factor
         main = self.cfg.optim.muon_lr * factor if self.cfg.optim.optimizer == "muon_adamw" else adamw_lr
         return main, adamw_lr
+
+    def _log_line_due(self, step: int, last: bool) -> bool:
+        """Whether a logged step also gets a line in engine.log: a segment's first, then one per
+        ~10% of the run or 30 s, and the last, so `moetui logs` tells the story of a long run
+        in a screenful (every step is in events.jsonl)."""
+        if not self.world.is_main:
+            return False
+        now = time.monotonic()
+        if self._line_at is not None and not last:
+            at_step, at_time = self._line_at
+            if step - at_step < max(1, self.cfg.train.max_steps // 10) and now - at_time < _LOG_LINE_S:
+                return False
+        self._line_at = (step, now)
+        return True
 
     def _eval(self) -> None:
         if not self.world.is_main:
@@ -264,6 +280,9 @@ class Trainer:
                     self._emit("step", step=p.step, loss=reading.loss, aux_loss=reading.aux_loss, lr=main_lr,
                                adamw_lr=adamw_lr, grad_norm=reading.grad_norm, tokens_per_s=round(tokens_per_s, 1),
                                tokens=p.tokens, elapsed=round(p.elapsed, 3))
+                    if self._log_line_due(p.step, last):
+                        log(f"step {p.step}/{t.max_steps}: loss {reading.loss:.4f}, lr {main_lr:.3g}, "
+                            f"grad norm {reading.grad_norm:.3g}, {tokens_per_s:,.0f} tok/s")
             if counts_LE is not None and (p.step % t.experts_every == 0 or last):
                 self._emit("experts", step=p.step, load=expert_shares(sum_over_ranks(self.world, counts_LE)))
                 counts_LE = None

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from moetui import cli_bench, cli_presets, cli_run, cli_runs, cli_serve
+from moetui import cli_continue
 from moetui.report.command import report_command
 from moetui.runs import RUNS_ENV, RunStore
 
@@ -46,6 +47,7 @@ def main_callback(
 cli_presets.register(app)
 cli_run.register(app)
 cli_runs.register(app)
+cli_continue.register(app)
 cli_bench.register(app)
 cli_serve.register(app)
 app.command("report")(report_command)

@@ -17,8 +17,9 @@ from engine.config import Config
 from engine.rundir import EVENTS_FILE
 from moetui import launcher, live, preflight, presets, scheduler
 from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
-from moetui.history import RunHistory
+from moetui.history import EventTail, RunHistory
 from moetui.runs import RunStore
+from moetui.status import ACTIVE
 
 END_OK = ("completed", "stopped")
 
@@ -29,23 +30,28 @@ def resolve(preset: str, sets: list[str] | None) -> tuple[Config, presets.Preset
     return config.apply_overrides(sets or [], "--set").validate("--set"), meta
 
 
-def _watch(store: RunStore, run_id: str, process: subprocess.Popen) -> None:
-    """Follow a foreground run (its events file, woken by its pipe); Ctrl-C asks whether to
-    stop it or leave it running."""
+def watch(store: RunStore, run_id: str, process: subprocess.Popen | None) -> None:
+    """Follow a run in the foreground: one this command started (its new events, woken by its
+    pipe), or with no `process` one started elsewhere (`moetui attach`: its whole events
+    file, polled while the run is active). Ctrl-C asks whether to stop it or leave it running."""
     name = store.get(run_id).name
     console = Console()
     history = RunHistory()
-    tail = live.tail_from_now(store.path(run_id) / EVENTS_FILE)
+    events_path = store.path(run_id) / EVENTS_FILE
+    tail = live.tail_from_now(events_path) if process else EventTail(events_path)
+    pipe = process.stdout if process else None
     while True:
         try:
-            live.follow(process.stdout, tail, history, name, console)
+            live.follow(pipe, tail, history, name, console, lambda: store.get(run_id).status in ACTIVE)
             break
         except KeyboardInterrupt:
             if not _stop_or_detach(store, run_id):
-                process.stdout.close()
-                typer.echo(f"detached; {name} keeps training. Follow it with: moetui logs -f {run_id}  (or moetui)")
+                if pipe:
+                    pipe.close()
+                typer.echo(f"detached; {name} keeps training. Watch it again with: moetui attach {run_id}")
                 return
-    process.wait()
+    if process:
+        process.wait()
     typer.echo(live.summary(history, name))
     status = store.get(run_id).status
     if status not in END_OK:
@@ -68,13 +74,14 @@ def _stop_or_detach(store: RunStore, run_id: str) -> bool:
     return True
 
 
-def _started(store: RunStore, run_id: str, process: subprocess.Popen, detach: bool) -> None:
+def follow_or_detach(store: RunStore, run_id: str, process: subprocess.Popen, detach: bool) -> None:
+    """After a start: the id and how to watch it (--detach), else the foreground view."""
     if detach:
         typer.echo(run_id)
-        typer.echo(f"started in the background (pid {process.pid}); watch it with: moetui logs -f {run_id}",
+        typer.echo(f"started in the background (pid {process.pid}); watch it with: moetui attach {run_id}",
                    err=True)
         return
-    _watch(store, run_id, process)
+    watch(store, run_id, process)
 
 
 @user_errors
@@ -100,7 +107,7 @@ def run_command(
         return
     record, process = launcher.start_new(store, config, gpu=gpus, pipe=not detach, name=name or meta.name,
                                          preset=meta.name)
-    _started(store, record.id, process, detach)
+    follow_or_detach(store, record.id, process, detach)
 
 
 @user_errors
@@ -116,7 +123,7 @@ def resume_command(
     store = store_from(runs_dir)
     record = store.get(run)
     process = launcher.launch(store, record.id, resume=True, gpu=gpus, pipe=not detach, force=force)
-    _started(store, record.id, process, detach)
+    follow_or_detach(store, record.id, process, detach)
 
 
 def _check_gpus(config: Config, gpus: str | None) -> None:

@@ -4,6 +4,8 @@ background, stop and resume, and a whole study through the queue."""
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
@@ -63,7 +65,37 @@ def test_stop_checkpoints_and_resume_continues_to_max_steps(runs_dir, token_cach
     history = load_history(record.path / "events.jsonl")
     assert history.start["resumed"] and history.start["step"] == at_stop
     assert history.steps == list(range(1, 81))  # one value per step across both segments
-    assert store.get(run_id).status == "completed"
+    done = store.get(run_id)
+    assert done.status == "completed"
+    assert done.started == record.started and done.resumed > done.started  # the first start, and the resume
+    shown = moetui("show", run_id).stdout
+    assert _row(shown, "started") == _clock(record.started) and _row(shown, "last resumed") == _clock(done.resumed)
+
+    log = moetui("logs", run_id).stdout  # the story: progress, the stop, the resume, the end
+    assert f"stopped at step {at_stop} (a stop was requested); resume with: moetui resume {run_id}" in log
+    assert log.rstrip().endswith("completed: finished 80 steps")
+    step_lines = re.findall(r"^step (\d+)/80: loss [\d.]+, lr ", log, re.MULTILINE)
+    assert "80" in step_lines and len(step_lines) <= 2 + 2 * 10  # a segment's first, ~every 10%, the last
+
+
+def test_a_run_that_diverges_says_where_and_why_in_its_log(runs_dir, token_cache_dir):
+    """AdamW at lr 1 with weight decay 10 blows up within a few steps (see test_engine_guards)."""
+    result = moetui("run", "quick", "--name", "boom", *fast_sets(
+        token_cache_dir, "optim.optimizer=adamw", "optim.adamw_lr=1", "optim.weight_decay=10", "train.max_steps=60"))
+    assert result.exit_code == 1
+    log = moetui("logs", "boom").stdout
+    found = re.search(r"^diverged at step (\d+) because the (training loss|weights) became", log, re.MULTILINE)
+    assert found, log
+    assert int(found[1]) == load_history(RunStore(runs_dir).get("boom").path / "events.jsonl").last_step
+
+
+def _row(shown: str, key: str) -> str:
+    """A value of `moetui show`'s table, by its key."""
+    return next(line.strip()[len(key):].strip() for line in shown.splitlines() if line.strip().startswith(key + " "))
+
+
+def _clock(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
 
 
 def test_a_study_on_another_base_runs_every_variant_through_the_queue(runs_dir, token_cache_dir):

@@ -19,8 +19,9 @@ from textual.app import App, SystemCommand
 from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import OptionList
 
-from engine.config import Config
+from engine.config import Config, ConfigError
 from engine.identity import this_host
 from engine.rundir import EVENTS_FILE, LOG_FILE
 from moetui import launcher, status
@@ -31,11 +32,14 @@ from moetui.tui.log_tail import tail_lines
 from moetui.tui.messages import EngineExited, HardwareSampled, RunEvents, StoreScanned
 from moetui.tui.screens.compare import CompareScreen
 from moetui.tui.screens.confirm import Confirm
+from moetui.tui.screens.help import HelpScreen
 from moetui.tui.screens.launch import LaunchScreen
+from moetui.tui.screens.prompt import Prompt
 from moetui.tui.screens.queue import QueueScreen
 from moetui.tui.screens.run import RunScreen
 from moetui.tui.screens.runs import RunsScreen
 from moetui.tui.state import RunState
+from moetui.tui.store_commands import StoreCommands
 
 
 
@@ -44,10 +48,15 @@ class MoeTui(App):
     TITLE = "moetui"
     MODES = {"runs": RunsScreen, "launch": LaunchScreen, "queue": QueueScreen}
     DEFAULT_MODE = "runs"
+    COMMANDS = App.COMMANDS | {StoreCommands}
+    # The F-keys are the same actions for browsers (`moetui serve`), which keep ctrl+n, ctrl+t
+    # and ctrl+q for themselves; the footer shows the first key, the help (? or F1) all.
     BINDINGS = [
-        Binding("ctrl+r", "switch_mode('runs')", "Runs"),
-        Binding("ctrl+n", "switch_mode('launch')", "Launch"),
-        Binding("ctrl+t", "switch_mode('queue')", "Queue"),
+        Binding("ctrl+r,f2", "switch_mode('runs')", "Runs"),
+        Binding("ctrl+n,f3", "switch_mode('launch')", "Launch"),
+        Binding("ctrl+t,f4", "switch_mode('queue')", "Queue"),
+        Binding("question_mark,f1", "help", "Help", show=False),
+        Binding("f10", "quit", "Quit", show=False),
     ]
 
     def __init__(self, store: Any, *, scan_interval: float = 0.5, redraw_interval: float = 0.5,
@@ -147,11 +156,11 @@ class MoeTui(App):
         except (OSError, MoetuiError) as error:
             self.notify(str(error), title="Engine failed to start", severity="error")
             return None
-        self._piped.add(record.id)
         self._follow(record.id, process)
         return record.id
 
     def _follow(self, run_id: str, process: subprocess.Popen) -> None:
+        self._piped.add(run_id)
         self.processes[run_id] = process
         events_path = self.store.path(run_id) / EVENTS_FILE
         self.run_worker(partial(follow_pipe, run_id, events_path, process, self.post_message, self._stop_feeds),
@@ -167,11 +176,47 @@ class MoeTui(App):
         if record is not None and record.status in status.ACTIVE:
             self.notify(f"{record.name} is {record.status}; nothing to resume.", severity="warning")
             return
+        if record is not None and record.status == status.COMPLETED:  # its checkpoint is at max_steps
+            self._ask_more_steps(run_id, f"{record.name} completed all its steps: nothing to resume. "
+                                         "Continue it as a new run for how many more steps?")
+            return
         self._resume(run_id, False, True)
 
     def _resume(self, run_id: str, force: bool, yes: bool | None) -> None:
         if yes and self.launch_run(run_id, resume=True, force=force):
             self.notify(f"Resuming {self.run_name(run_id)}.")
+
+    def continue_run(self, run_id: str) -> None:
+        """Ask for N, then train a completed or stopped run N more steps as a new run."""
+        record = self.state.records.get(run_id)
+        if record is None:
+            return
+        if record.status not in launcher.CONTINUABLE:
+            self.notify(f"{record.name} is {record.status}: only a completed or stopped run can be continued"
+                        + (" (r resumes it)." if record.status in status.RESUMABLE else "."), severity="warning")
+            return
+        self._ask_more_steps(run_id, f"Continue {record.name} as a new run for how many more steps?")
+
+    def _ask_more_steps(self, run_id: str, question: str) -> None:
+        steps = self.state.history(run_id).max_steps or 100  # as many again, by default
+        hint = "a new run from its checkpoint, at the lr it ended with"
+        self.push_screen(Prompt(question, str(steps), hint), partial(self._continue, run_id))
+
+    def _continue(self, run_id: str, answer: str | None) -> None:
+        if not answer:
+            return
+        if not answer.isdigit() or int(answer) < 1:
+            self.notify(f"{answer!r} is not a number of steps: type a whole number, e.g. 500.", severity="error")
+            return
+        try:
+            record, process = launcher.continue_run(self.store, run_id, int(answer))
+        except (OSError, MoetuiError, ConfigError) as error:
+            self.notify(str(error), title=f"Cannot continue {self.run_name(run_id)}", severity="error")
+            return
+        self._follow(record.id, process)
+        self.notify(f"Continuing {self.run_name(run_id)} as {record.name} for {answer} more steps.")
+        self.rescan()
+        self.open_run(record.id)
 
     def confirm_stop(self, run_id: str) -> None:
         record = self.state.records.get(run_id)
@@ -228,6 +273,17 @@ class MoeTui(App):
 
     def open_run(self, run_id: str) -> None:
         self.push_screen(RunScreen(run_id))
+
+    async def open_preset(self, name: str) -> None:
+        """The launch form on preset `name`, as if picked from its list (the palette's presets)."""
+        await self.switch_mode("launch")
+        options = self.screen.query_one("#presets", OptionList)
+        options.highlighted = options.get_option_index(f"preset:{name}")
+        options.action_select()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     def open_compare(self) -> None:
         if len(self.marked) < 2:

@@ -30,13 +30,14 @@ CHARTS = (("chart-loss", "loss (train, val)", "no step yet"), ("chart-ppl", "val
 class RunScreen(LiveScreen):
     CSS_PATH = ["run.tcss", "../widgets/run_hardware.tcss"]
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape,q", "app.pop_screen", "Back"),
         Binding("s", "smoothing", "Smooth"),
         Binding("plus,equals_sign", "strength(1)", "Smoother", group=_STRENGTH),
         Binding("minus", "strength(-1)", "Rougher", group=_STRENGTH),
         Binding("l", "log_scale", "Log"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
+        Binding("n", "continue", "Continue", show=False),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -134,3 +135,6 @@ class RunScreen(LiveScreen):
 
     def action_resume(self) -> None:
         self.app.resume_run(self.run_id)
+
+    def action_continue(self) -> None:
+        self.app.continue_run(self.run_id)

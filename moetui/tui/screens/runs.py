@@ -23,12 +23,13 @@ class RunsScreen(LiveScreen):
     # ways to the other screens come first and delete is left to the palette.
     BINDINGS = [
         Binding("enter", "open", "Open"),
-        Binding("ctrl+n", "app.switch_mode('launch')", "Launch"),
-        Binding("ctrl+t", "app.switch_mode('queue')", "Queue"),
+        Binding("ctrl+n,f3", "app.switch_mode('launch')", "Launch"),
+        Binding("ctrl+t,f4", "app.switch_mode('queue')", "Queue"),
         Binding("m", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
+        Binding("n", "continue", "Continue", show=False),
         Binding("d", "delete", "Delete", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -100,6 +101,10 @@ class RunsScreen(LiveScreen):
     def action_resume(self) -> None:
         if run_id := self._current():
             self.app.resume_run(run_id)
+
+    def action_continue(self) -> None:
+        if run_id := self._current():
+            self.app.continue_run(run_id)
 
     def action_delete(self) -> None:
         if run_id := self._current():
