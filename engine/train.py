@@ -33,6 +33,7 @@ from engine.distributed import (World, any_rank, gather_rows, micro_batch_sync, 
                                 wait_for_all, wrap)
 from engine.evaluate import evaluate
 from engine.events import EventSink, log
+from engine.generate import generate, sample_prompts
 from engine.guards import NAN_HINT, LossGuard, Reading, ThroughputGuard, Trip, judge, row, weights_finite
 from engine.model import MoETransformer
 from engine.optim import Optimizers, build_optimizers
@@ -120,6 +121,7 @@ class Trainer:
 
         data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
         self.vocab_size = data.vocab_size
+        self.tokenizer = data.tokenizer  # for the eval samples
         self.model = MoETransformer(cfg, data.vocab_size).to(device)  # same seed: the same weights on every rank
         self.optimizers = build_optimizers(self.model, cfg, self.precision.muon_dtype)
         self.scaler = self.precision.make_scaler()
@@ -188,6 +190,19 @@ class Trainer:
         self.progress.metrics.update(metrics)
         self._emit("eval", step=self.progress.step, **metrics)
         log(f"step {self.progress.step}: val loss {metrics['val_loss']:.4f}, acc {metrics['val_accuracy']:.3f}")
+        self._sample()
+
+    def _sample(self) -> None:
+        """Continue eval.sample_prompts (none by default) and emit them; the seed follows the
+        step, so a resumed run writes the samples the uninterrupted one would have."""
+        e = self.cfg.eval
+        prompts = sample_prompts(e.sample_prompts)
+        if not prompts:
+            return
+        texts = generate(self.model, self.tokenizer, prompts, e.sample_tokens, e.sample_temperature,
+                         self.cfg.model.max_seq_len, self.precision, seed=self.cfg.train.seed + self.progress.step)
+        self._emit("sample", step=self.progress.step,
+                   samples=[{"prompt": prompt, "text": text} for prompt, text in zip(prompts, texts)])
 
     def _checkpoint(self) -> Trip | None:
         """Save, unless the weights went non-finite (then the trip, and checkpoint.pt keeps

@@ -1,4 +1,8 @@
-"""One run: live charts, expert load, the engine log and the resolved config."""
+"""One run: its numbers at a glance, live charts on one shared x axis (steps, tokens or
+time), expert load over time, text samples, the engine log and the resolved config.
+
+Chart settings (smoothing, log scale, x axis) are the app's, so the next run opened shows
+the same, and they are saved for the next TUI (chart_settings)."""
 
 from __future__ import annotations
 
@@ -9,22 +13,29 @@ from textual.containers import Grid, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
 
+from engine.config import Config
 from engine.rundir import LOG_FILE
-from moetui.report.cells import count
+from moetui.history import RunHistory
 from moetui.report.run_config import read_run_config
-from moetui.tui.chart_data import color_of, metric_series
+from moetui.tui import chart_settings
+from moetui.tui.chart_data import X_AXES, Series, color_of, metric_series, shared_x_range
+from moetui.tui.chart_settings import STRENGTHS, ChartSettings
 from moetui.tui.log_tail import tail_lines
-from moetui.tui.progress import clock
+from moetui.tui.progress import preparing
+from moetui.tui.run_figures import figures
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.expert_load import ExpertLoad
 from moetui.tui.widgets.metric_chart import MetricChart
+from moetui.tui.widgets.numbers_panel import NumbersPanel
+from moetui.tui.widgets.prepare_panel import PreparePanel
 from moetui.tui.widgets.run_hardware import RunHardware
+from moetui.tui.widgets.samples_view import SamplesView
 
 _STRENGTH = Binding.Group("EMA")  # short words: the footer must hold every key at 80 columns
-STRENGTHS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 # (id, title, what an empty chart says)
-CHARTS = (("chart-loss", "loss (train, val)", "no step yet"), ("chart-ppl", "val perplexity", "no eval yet"),
-          ("chart-lr", "learning rate", "no step yet"), ("chart-tps", "tokens/s", "no step yet"))
+CHARTS = (("chart-loss", "loss", "no step yet"), ("chart-ppl", "val perplexity", "no eval yet"),
+          ("chart-lr", "learning rate", "no step yet"), ("chart-tps", "tokens/s", "no step yet"),
+          ("chart-grad", "grad norm", "no step yet"), ("chart-aux", "aux (balance) loss", "no step yet"))
 
 
 class RunScreen(LiveScreen):
@@ -34,7 +45,8 @@ class RunScreen(LiveScreen):
         Binding("s", "smoothing", "Smooth"),
         Binding("plus,equals_sign", "strength(1)", "Smoother", group=_STRENGTH),
         Binding("minus", "strength(-1)", "Rougher", group=_STRENGTH),
-        Binding("l", "log_scale", "Log"),
+        Binding("l", "log_scale", "Log y"),
+        Binding("a", "x_axis", "Axis"),
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("n", "continue", "Continue", show=False),
@@ -43,24 +55,27 @@ class RunScreen(LiveScreen):
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
-        self.smoothing = True
-        self.strength = 0.9
-        self.log_y = False
+        self.config: Config | None = None  # read on mount, from config.toml
         self._log_size = -1
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="run-summary")
+        yield NumbersPanel(id="run-summary")
         yield RunHardware(self.run_id)
         with TabbedContent():
-            with TabPane("Charts", id="tab-charts"):
+            with TabPane(self._charts_label(), id="tab-charts"):
+                yield PreparePanel(id="prepare")
                 with Grid(id="charts"):
                     for ident, title, empty in CHARTS:
                         yield MetricChart(title, id=ident, empty=empty)
             with TabPane("Experts", id="tab-experts"):
                 with VerticalScroll():
                     yield ExpertLoad(id="experts")
-            with TabPane("Log", id="tab-log"):
+            with TabPane("Samples", id="tab-samples"):
+                with VerticalScroll():
+                    yield SamplesView(id="samples")
+            # Not "Log": `l` is the log scale's key, and a tab named Log read as its key.
+            with TabPane("Engine", id="tab-log"):
                 yield Log(id="log", auto_scroll=True)
             with TabPane("Config", id="tab-config"):
                 with VerticalScroll():
@@ -69,41 +84,55 @@ class RunScreen(LiveScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#config", Static).update(self._config_text())
+        self.config, problem = read_run_config(self.app.store.path(self.run_id))
+        self.query_one("#config", Static).update(
+            Content(f"Config unreadable: {problem}") if self.config is None
+            else Syntax(self.config.to_toml(), "toml", background_color="default"))
 
-    def _config_text(self) -> Syntax | Content:
-        config, problem = read_run_config(self.app.store.path(self.run_id))
-        if config is None:
-            return Content(f"Config unreadable: {problem}")
-        return Syntax(config.to_toml(), "toml", background_color="default")
+    @property
+    def settings(self) -> ChartSettings:
+        return self.app.chart_settings
+
+    def _charts_label(self) -> str:
+        """The chart settings in the tab's label: no row of their own, in sight with the charts."""
+        s = self.settings
+        return " · ".join(["Charts", f"x {s.x_axis}", f"EMA {s.strength:g}" if s.smoothing else "raw",
+                           *["log y"] * s.log_y])
 
     def redraw(self) -> None:
         record = self.app.state.records.get(self.run_id)
         history = self.app.state.history(self.run_id)
-        name = record.name if record else self.run_id
-        self.title = name
-        status = record.status if record else "deleted"
-        device = (history.start or {}).get("device") or (record.device if record else None) or "–"
-        step = f"{history.last_step}/{history.max_steps}" if history.max_steps else str(history.last_step)
-        smoothing = f"EMA {self.strength:g}" if self.smoothing else "off"
-        damaged = f"\n{record.exit_reason or ''}" if record and record.damaged else ""
-        self.query_one("#run-summary", Static).update(Content.assemble(  # not markup: names are the user's text
-            (name, "bold"), f"  {status}  step {step}  elapsed {clock(history.wall_time)}  device {device}  "
-            f"params {count(history.params_total)} ({count(history.params_active)} active)  "
-            f"smoothing {smoothing}{damaged}"))
-        self._draw_charts(history)
-        self.query_one(ExpertLoad).show(history.experts_step, history.experts_load)
+        self.title = record.name if record else self.run_id
+        self.query_one(NumbersPanel).show(figures(record, history))
+        now_preparing = preparing(history.start, history.prepare)
+        self.query_one(PreparePanel).display = now_preparing
+        self.query_one("#charts").display = not now_preparing
+        if now_preparing:
+            self.query_one(PreparePanel).show(history.prepare)
+        else:
+            self._draw_charts(history)
+        config = self.config or Config()
+        self.query_one(ExpertLoad).show(history.experts_steps, history.experts_loads, config.moe.top_k)
+        self.query_one(SamplesView).show(history.sample_steps, history.samples, bool(config.eval.sample_prompts))
         self._draw_log()
 
-    def _draw_charts(self, history) -> None:
-        smooth = self.strength if self.smoothing else None
-        train, val = color_of(0), color_of(1)
-        self.query_one("#chart-loss", MetricChart).show(
-            metric_series(history, "loss", "train", train, smooth) + metric_series(history, "val_loss", "val", val),
-            self.log_y)
-        self.query_one("#chart-ppl", MetricChart).show(metric_series(history, "val_perplexity", "val", val), self.log_y)
-        self.query_one("#chart-lr", MetricChart).show(metric_series(history, "lr", "lr", train))
-        self.query_one("#chart-tps", MetricChart).show(metric_series(history, "tokens_per_s", "tok/s", train, smooth))
+    def _draw_charts(self, history: RunHistory) -> None:
+        s = self.settings
+        smooth = s.strength if s.smoothing else None
+
+        def series(metric: str, label: str = "", hue: int = 0) -> list[Series]:
+            return metric_series(history, metric, label, color_of(hue), smooth, s.x_axis)
+
+        # (chart id, its series, whether the log-scale key applies to it); val in the second hue
+        charts = (("chart-loss", series("loss", "train") + series("val_loss", "val", 1), True),
+                  ("chart-ppl", series("val_perplexity", hue=1), True),
+                  ("chart-lr", series("lr"), False),
+                  ("chart-tps", series("tokens_per_s"), False),
+                  ("chart-grad", series("grad_norm"), True),
+                  ("chart-aux", series("aux_loss"), False))
+        x_range = shared_x_range(drawn for _, drawn, _ in charts)
+        for ident, drawn, scalable in charts:
+            self.query_one(f"#{ident}", MetricChart).show(drawn, s.log_y and scalable, x_range, s.x_axis)
 
     def _draw_log(self) -> None:
         path = self.app.store.path(self.run_id) / LOG_FILE
@@ -117,17 +146,23 @@ class RunScreen(LiveScreen):
 
     # ---- keys ----------------------------------------------------------------------------
     def action_smoothing(self) -> None:
-        self.smoothing = not self.smoothing
-        self.redraw_now()
+        self._change(smoothing=not self.settings.smoothing)
 
     def action_strength(self, direction: int) -> None:
-        i = STRENGTHS.index(self.strength) + direction
-        self.strength = STRENGTHS[max(0, min(len(STRENGTHS) - 1, i))]
-        self.smoothing = True
-        self.redraw_now()
+        i = STRENGTHS.index(self.settings.strength) + direction
+        self._change(strength=STRENGTHS[max(0, min(len(STRENGTHS) - 1, i))], smoothing=True)
 
     def action_log_scale(self) -> None:
-        self.log_y = not self.log_y
+        self._change(log_y=not self.settings.log_y)
+
+    def action_x_axis(self) -> None:
+        """Steps, then tokens seen, then training time, then steps again."""
+        self._change(x_axis=X_AXES[(X_AXES.index(self.settings.x_axis) + 1) % len(X_AXES)])
+
+    def _change(self, **changes: object) -> None:
+        self.app.chart_settings = self.settings.replace(**changes)
+        chart_settings.save(self.app.chart_settings)  # a home it cannot write: remembered for this session
+        self.query_one(TabbedContent).get_tab("tab-charts").label = self._charts_label()
         self.redraw_now()
 
     def action_stop(self) -> None:
