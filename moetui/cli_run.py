@@ -16,12 +16,15 @@ from rich.table import Table
 from engine.config import Config
 from engine.rundir import EVENTS_FILE
 from moetui import launcher, live, preflight, presets, scheduler
+from moetui import estimate, notes, study_preview
 from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
 from moetui.history import EventTail, RunHistory
 from moetui.runs import RunStore
 from moetui.status import ACTIVE
 
 END_OK = ("completed", "stopped")
+Note = Annotated[Optional[str], typer.Option("--note", help="Your note on the run (shown by the TUI, found by its filter)")]
+Tags = Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag for the run, e.g. --tag lr-sweep (repeatable)")]
 
 
 def resolve(preset: str, sets: list[str] | None) -> tuple[Config, presets.PresetMeta]:
@@ -92,21 +95,24 @@ def run_command(
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it and return at once")] = False,
     queue: Annotated[bool, typer.Option("--queue", "-q", help="Add it to the queue (started when a device is free)")] = False,
     gpus: Gpus = None,
+    note: Note = None,
+    tags: Tags = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a preset, with a live view (Ctrl-C: stop or detach)."""
     config, meta = resolve(preset, sets)
+    labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
     _check_gpus(config, gpus)
     store = store_from(runs_dir)
     store.check_writable()
     if queue:
-        record = store.create(config, name=name or meta.name, preset=meta.name)
+        record = store.create(config, name=name or meta.name, preset=meta.name, **labels)
         scheduler.ensure_scheduler(store, gpus)
         typer.echo(record.id)
         typer.echo(f"queued {record.name}; see the queue with: moetui ls --status queued", err=True)
         return
     record, process = launcher.start_new(store, config, gpu=gpus, pipe=not detach, name=name or meta.name,
-                                         preset=meta.name)
+                                         preset=meta.name, **labels)
     follow_or_detach(store, record.id, process, detach)
 
 
@@ -150,16 +156,26 @@ def study_command(
     seeds: Annotated[Optional[str], typer.Option("--seeds", metavar="1,2,3", help="Run every variant once per seed (default: the study's seeds)")] = None,
     sets: Sets = None,
     gpus: Gpus = None,
+    note: Note = None,
+    tags: Tags = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the runs it would queue, what each "
+                                          "variant overrides and the estimated time; write nothing")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Queue every variant of a study (x seeds); the scheduler runs them one per GPU."""
     spec = presets.load_study(study)
     base_config, meta = resolve(base or spec.base, sets)
-    runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
+    labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
     _check_gpus(base_config, gpus)
+    if dry_run:
+        _dry_run(spec, meta.name, base_config, sets, _seeds(seeds), gpus, store_from(runs_dir))
+        return
+    runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
     store = store_from(runs_dir)
     store.check_writable()
     records = scheduler.enqueue(store, spec.name, meta.name, runs)
+    if labels["notes"] or labels["tags"]:
+        records = [notes.annotate(store, record.id, **labels) for record in records]
     pid = scheduler.ensure_scheduler(store, gpus)
     table = Table("id", "variant", "seed", title=f"queued study {spec.name} on {meta.name}", title_justify="left")
     for record in records:
@@ -167,6 +183,17 @@ def study_command(
     Console().print(table)
     typer.echo(f"{len(records)} runs queued; scheduler {'started' if pid else 'already running'}. "
                "Watch with: moetui ls --study " + spec.name, err=True)
+
+
+def _dry_run(spec: presets.Study, base_name: str, base: Config, sets: list[str] | None, seeds: list[int] | None,
+             gpus: str | None, store: RunStore) -> None:
+    """`study --dry-run`: the preview the TUI shows before queueing, printed; the store is only read."""
+    records = store.list()
+    here = launcher.parse_gpus(gpus) if gpus else scheduler.detect_gpus()
+    found = study_preview.preview(spec, base_name, base, study_preview.edits_of(base, sets), seeds, records,
+                                  estimate.measured_rates(records, store.root), here)
+    typer.echo("\n".join(study_preview.lines(found)))
+    typer.echo("dry run: nothing was queued", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,12 +3,12 @@ study is before picking it, and a diff panel that never passes an invalid value 
 
 from __future__ import annotations
 
-from textual.command import CommandPalette
 from textual.widgets import Collapsible, Input, Label, OptionList, Static
 
 from moetui import presets
 from moetui.runs import RunStore
 from moetui.tui import create_app
+from moetui.tui.screens.field_finder import FieldFinder
 from tests.tui_pilot import scenario, until
 
 
@@ -33,10 +33,11 @@ async def test_ctrl_g_goes_to_a_field_by_part_of_its_name_opening_its_section(ru
                                     ("warmup_ratio", "schedule.warmup_ratio", "schedule")):
             assert app.screen.query_one(f"#section-{section}", Collapsible).collapsed == (section == "schedule")
             await pilot.press("ctrl+g")
-            await until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the field palette")
+            await until(pilot, lambda: isinstance(app.screen, FieldFinder), what="the field finder")
             await pilot.press(*query)
-            await until(pilot, lambda: key in str(app.screen.query_one("CommandList").get_option_at_index(0).prompt)
-                        if app.screen.query_one("CommandList").option_count else False, what=f"{key} listed first")
+            hits = app.screen.query_one("#find-hits", OptionList)
+            await until(pilot, lambda: hits.option_count and hits.get_option_at_index(0).id == key,
+                        what=f"{key} listed first")
             await pilot.press("enter")
             editor = f"edit-{key.replace('.', '-')}"
             await until(pilot, lambda: app.focused is not None and app.focused.id == editor, what=f"{key} focused")
@@ -61,7 +62,7 @@ async def test_a_section_opened_by_a_broken_rule_keeps_the_field_being_typed_in_
         await pilot.press("enter")
         await until(pilot, lambda: "reasoning-base" in _text(app, "#launch-status"), what="reasoning-base picked")
         form = app.screen.query_one("#form")
-        form.focus_field("train.max_steps")
+        await form.focus_field("train.max_steps")
         await pilot.pause(0.3)
         await pilot.press("ctrl+u", "1")
         await until(pilot, lambda: not app.screen.query_one("#section-schedule", Collapsible).collapsed,

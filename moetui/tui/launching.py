@@ -12,7 +12,7 @@ from typing import Any
 import tomli_w
 
 from engine.config import Config, config_diff
-from moetui import presets, scheduler
+from moetui import notes, presets, scheduler
 
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -25,10 +25,14 @@ def parse_seeds(text: str) -> list[int]:
     return [int(w) for w in words]
 
 
-def queue_study(store: Any, study: Any, preset: str, base: Config, seeds: list[int]) -> int:
+def queue_study(store: Any, study: Any, preset: str, base: Config, seeds: list[int], **labels: Any) -> int:
     """Queue every variant x seed of `study` on top of `base` (preset `preset`, as edited in
-    the form); the scheduler starts them as devices free up. Returns how many were queued."""
+    the form), each with the form's `notes` and `tags`; the scheduler starts them as devices
+    free up. Returns how many were queued."""
     queued = scheduler.enqueue(store, study.name, preset, presets.study_configs(study, base=base, seeds=seeds))
+    if any(labels.values()):
+        for record in queued:
+            notes.annotate(store, record.id, **labels)
     scheduler.ensure_scheduler(store)
     return len(queued)
 
@@ -42,13 +46,27 @@ def preset_toml(config: Config, description: str) -> str:
     return tomli_w.dumps({"description": description, **tables})
 
 
-def save_preset(name: str, config: Config, description: str) -> Path:
+def check_preset_name(name: str) -> None:
     if not _PRESET_NAME.match(name):
         raise ValueError(f"preset name {name!r}: use letters, digits, - and _ (starting with a letter or digit)")
+
+
+def preset_clash(name: str) -> str | None:
+    """What saving as `name` would replace, as a question, or None when the name is free."""
+    if (presets.user_presets_dir() / f"{name}.toml").exists():
+        return f"You have a preset called {name} already. Replace it with the edited config?"
+    if name in presets.list_presets():
+        return (f"{name} is a built-in preset. Save yours under that name? Yours will be used wherever "
+                f"{name} is named (the built-in stays, hidden, until you delete your file).")
+    return None
+
+
+def save_preset(name: str, config: Config, description: str) -> Path:
+    """Write the user's preset `name` (after `preset_clash` was asked: this replaces a file of
+    that name, and shadows a built-in preset, as user presets do)."""
+    check_preset_name(name)
     folder = presets.user_presets_dir()
     path = folder / f"{name}.toml"
-    if path.exists() or name in presets.list_presets():
-        raise ValueError(f"a preset called {name!r} exists already; pick another name")
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(preset_toml(config, description))
     return path

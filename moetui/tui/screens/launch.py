@@ -4,33 +4,45 @@ Launch is refused while any field breaks a rule; the status line names the rule 
 the key jumps to the field. Changed fields are marked in the form and listed in the
 diff panel on the left, invalid ones with what was typed and the rule. The highlighted
 preset's or study's description sits above the form, so a list of bare names is enough
-to choose from; `ctrl+g` goes to any field by part of its name."""
+to choose from, and under it an estimate of the edited config's size and speed; `ctrl+g`
+goes to any field by part of its name. Edits are never dropped without a question: picking
+another preset or resetting asks first. A study is previewed before it is queued.
+
+The form is built in `compose`, holding the first preset, so that a key typed while the
+screen is still being built (`EarlyKeys`) finds it complete.
+"""
 
 from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from engine.config import Config
-from moetui import presets
+from engine.config import Config, config_diff
+from moetui import estimate, notes, presets, scheduler, study_preview
 from moetui.errors import MoetuiError
 from moetui.tui import launching
-from moetui.tui.field_commands import FieldCommands
+from moetui.tui.screens.confirm import Confirm
+from moetui.tui.screens.early_keys import EarlyKeys
+from moetui.tui.screens.field_finder import FieldFinder
 from moetui.tui.screens.prompt import Prompt
+from moetui.tui.screens.study_preview import StudyPreviewScreen
 from moetui.tui.widgets.config_form import ConfigForm
+from moetui.tui.widgets.size_estimate import SizeEstimate
 
 DEFAULT_PRESET = "preset:quick"
 
 
-class LaunchScreen(Screen):
+class LaunchScreen(EarlyKeys, Screen):
     CSS_PATH = ["launch.tcss", "../widgets/config_form.tcss"]
     TITLE = "Launch"
     BINDINGS = [
@@ -39,7 +51,11 @@ class LaunchScreen(Screen):
         # Off the footer (80 columns hold five keys and the palette's): the status line names
         # ctrl+f whenever there is a problem to go to, and the palette lists it.
         Binding("ctrl+f", "first_problem", "Go to problem", show=False),
-        Binding("ctrl+g", "find_field", "Find field"),
+        # Priority: resolved as the key arrives, so the letters typed right after it go to the
+        # finder, even while this screen is still being built (see EarlyKeys, FieldFinder).
+        Binding("ctrl+g", "find_field", "Find field", priority=True),
+        Binding("escape", "presets", "Presets"),
+        Binding("ctrl+o", "reset", "Reset to preset", show=False),
     ]
 
     def __init__(self) -> None:
@@ -50,10 +66,12 @@ class LaunchScreen(Screen):
         self.descriptions: dict[str, str] = {}  # option id -> description, shown while highlighted
 
     def compose(self) -> ComposeResult:
+        options = self._options()
+        first = self._first_loadable([option.id for option in options if option.id])
         yield Header()
         with Horizontal():
             with Vertical(id="launch-left"):
-                yield OptionList(id="presets")
+                yield OptionList(*options, id="presets")
                 with Vertical(id="study-base-box") as box:
                     box.display = False  # shown while a study is picked: its variants go on top of this preset
                     yield Label("Study runs on preset", id="study-base-label")
@@ -66,74 +84,95 @@ class LaunchScreen(Screen):
             with Vertical():
                 yield Static("", id="launch-about")
                 yield Static("", id="launch-status")
-                yield ConfigForm(Config(), id="form")
+                yield SizeEstimate(id="launch-estimate")
+                yield ConfigForm(first[1] if first else Config(), id="form")
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        options = self._fill_options()
-        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
-        known = [i for i, ident in enumerate(ids) if ident]
-        if known:  # `quick` first: the preset that runs anywhere in a minute
-            first = ids.index(DEFAULT_PRESET) if DEFAULT_PRESET in ids else known[0]
-            options.highlighted = first
-            self._select(ids[first])
-        options.focus()
-
-    def _fill_options(self) -> OptionList:
+    def _options(self) -> list[Option]:
         """Presets, then studies, each under a heading (bare names: a long one still fits the
         30-column list on one line)."""
-        options = self.query_one("#presets", OptionList)
-        highlighted = options.highlighted_option.id if options.highlighted_option else None
-        options.clear_options()
         self.descriptions.clear()
+        options = []
         for heading, kind, names in (("Presets", "preset", presets.list_presets()),
                                      ("Studies", "study", presets.list_studies())):
             self.descriptions.update((f"{kind}:{name}", about) for name, about in names.items())
             if names:
-                options.add_option(Option(Text(heading, style="bold"), disabled=True))
-                options.add_options(Option(f" {name}", id=f"{kind}:{name}") for name in names)
-        if highlighted is not None:
-            options.highlighted = options.get_option_index(highlighted)
+                options.append(Option(Text(heading, style="bold"), disabled=True))
+                options.extend(Option(f" {name}", id=f"{kind}:{name}") for name in names)
         return options
+
+    def _first_loadable(self, ids: list[str]) -> tuple[str, Config] | None:
+        """`quick` first (the preset that runs anywhere in a minute), else the first that loads."""
+        for option_id in sorted(ids, key=lambda ident: ident != DEFAULT_PRESET):
+            loaded = self._load(option_id, quiet=True)
+            if loaded is not None:
+                self._take(option_id, *loaded[:2])
+                return option_id, loaded[2]
+        return None
+
+    def on_mount(self) -> None:
+        options = self.query_one("#presets", OptionList)
+        if self.source is not None:
+            options.highlighted = options.get_option_index(":".join(self.source))
+        if self.focused is None:  # at once, not after a refresh: a field found meanwhile keeps the focus
+            self.set_focus(options)
+        self._show_state()
 
     @property
     def form(self) -> ConfigForm:
         return self.query_one(ConfigForm)
 
-    @on(OptionList.OptionHighlighted, "#presets")
-    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        """Describe the highlighted entry, before it is picked (and a study with what it runs on)."""
-        option_id = event.option.id
-        if option_id is None:
-            return
-        about = Content(self.descriptions.get(option_id, "") or "no description")
-        kind, name = option_id.split(":", 1)
-        if kind == "study":
-            try:
-                study = presets.load_study(name)
-            except presets.PresetError as error:
-                about = Content(str(error))
-            else:
-                seeds = ", ".join(map(str, study.seeds)) if study.seeds else "the base's own"
-                about = Content.from_markup("[b]base[/b] $base, [b]seeds[/b] $seeds · ", base=study.base,
-                                            seeds=seeds) + about
-        self.query_one("#launch-about", Static).update(about)
-
-    @on(OptionList.OptionSelected, "#presets")
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self._select(event.option.id)
-        self.focus_next()  # on to the study base or the form
-
-    def _select(self, option_id: str) -> None:
+    # ---- what is picked ------------------------------------------------------------------
+    def _load(self, option_id: str, quiet: bool = False) -> tuple[presets.Study | None, str, Config] | None:
+        """(study, base preset name, base config) of an option, or None after saying why not."""
         kind, name = option_id.split(":", 1)
         try:
             study = presets.load_study(name) if kind == "study" else None
             base_name = study.base if study else name
-            base = presets.load_preset(base_name)[0]
+            return study, base_name, presets.load_preset(base_name)[0]
         except presets.PresetError as error:
-            self.notify(str(error), title=f"Cannot load {kind} {name}", severity="error", timeout=10)
+            if not quiet:
+                self.notify(str(error), title=f"Cannot load {kind} {name}", severity="error", timeout=10)
+            return None
+
+    def _take(self, option_id: str | None, study: presets.Study | None, base_name: str | None) -> None:
+        """What the form now holds: an option (None: the schema defaults) and the preset under it."""
+        self.source = tuple(option_id.split(":", 1)) if option_id else None  # type: ignore[assignment]
+        self.study, self.base_name = study, base_name
+
+    def _about(self, option_id: str) -> Content:
+        """The option's description; for a study also its base (the one picked under "Study runs
+        on preset" when it is the study being edited) and seeds."""
+        about = Content(self.descriptions.get(option_id, "") or "no description")
+        kind, name = option_id.split(":", 1)
+        if kind != "study":
+            return about
+        try:
+            study = presets.load_study(name)
+        except presets.PresetError as error:
+            return Content(str(error))
+        base = self.base_name if self.source == (kind, name) else study.base
+        seeds = ", ".join(map(str, study.seeds)) if study.seeds else "the base's own"
+        return Content.from_markup("[b]base[/b] $base, [b]seeds[/b] $seeds · ", base=base, seeds=seeds) + about
+
+    @on(OptionList.OptionHighlighted, "#presets")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        """Describe the highlighted entry, before it is picked."""
+        if event.option.id is not None:
+            self.query_one("#launch-about", Static).update(self._about(event.option.id))
+
+    @on(OptionList.OptionSelected, "#presets")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id
+        self._unless_edits_kept(f"load {option_id.split(':', 1)[1]}", partial(self._select, option_id),
+                                self._highlight_source)
+
+    def _select(self, option_id: str) -> None:
+        loaded = self._load(option_id)
+        if loaded is None:
             return
-        self.source, self.study, self.base_name = (kind, name), study, base_name
+        self._take(option_id, *loaded[:2])
+        study, base_name, base = loaded
         picker = self.query_one("#study-base", Select)
         self.query_one("#study-base-box").display = study is not None
         with picker.prevent(Select.Changed):
@@ -142,23 +181,74 @@ class LaunchScreen(Screen):
             else:
                 picker.clear()
         self.form.load(base)
+        self.focus_next()  # on to the study base or the form
+
+    def _highlight_source(self) -> None:
+        options = self.query_one("#presets", OptionList)
+        if self.source is not None:
+            options.highlighted = options.get_option_index(":".join(self.source))
 
     @on(Select.Changed, "#study-base")
     def _base_picked(self, event: Select.Changed) -> None:
         """`moetui study S --base P` in the form: the study's variants on another preset."""
         if self.study is None or event.value is Select.NULL:
             return
-        try:
-            base = presets.load_preset(str(event.value))[0]
-        except presets.PresetError as error:
-            self.notify(str(error), title=f"Cannot load preset {event.value}", severity="error", timeout=10)
-            return
-        self.base_name = str(event.value)
-        self.form.load(base)
+        name, before = str(event.value), self.base_name
 
+        def back() -> None:
+            with event.select.prevent(Select.Changed):
+                event.select.value = before
+
+        self._unless_edits_kept(f"load {name}", partial(self._load_base, name), back)
+
+    def _load_base(self, name: str) -> None:
+        try:
+            base = presets.load_preset(name)[0]
+        except presets.PresetError as error:
+            self.notify(str(error), title=f"Cannot load preset {name}", severity="error", timeout=10)
+            return
+        self.base_name = name
+        self.form.load(base)
+        self.query_one("#launch-about", Static).update(self._about(":".join(self.source)))
+
+    def load_run(self, name: str, config: Config, preset: str | None, note_tags: list[str]) -> None:
+        """Clone a run into the form: its preset picked, its config as edits over it, its tags
+        (not its notes: those were about that run). A preset that is gone: edits over the defaults."""
+        loaded = self._load(f"preset:{preset}", quiet=True) if preset else None
+        if loaded is None:
+            self.notify(f"{name}'s preset {preset or '(none)'} is gone: its config is shown as edits over the "
+                        "defaults.", severity="warning")
+            self._take(None, None, None)
+            base = Config()
+        else:
+            self._take(f"preset:{preset}", None, preset)
+            base = loaded[2]
+        self.query_one("#study-base-box").display = False
+        self._highlight_source()
+        self.form.load(base, {key: value for key, _, value in config_diff(base, config)})
+        self.form.labels.fill(None, note_tags)
+        self.notify(f"Cloned {name}: its {len(self.form.model.changes())} differences from "
+                    f"{preset or 'the defaults'} are edits; ctrl+l launches a new run.")
+
+    def _unless_edits_kept(self, what: str, go: Callable[[], None], stay: Callable[[], None]) -> None:
+        """Run `go` at once when the form holds no edits, else after the person agrees to drop them."""
+        model = self.form.model
+        count = len({key for key, _, _ in model.changes()} | set(model.rejected))
+        if not count:
+            go()
+            return
+        source = self.source[1] if self.source else "the defaults"
+        edits = "edit" if count == 1 else "edits"
+        self.app.push_screen(Confirm(f"Discard your {count} {edits} to {source} and {what}?"),
+                             lambda yes: go() if yes else stay())
+
+    # ---- what the form says --------------------------------------------------------------
     @on(ConfigForm.Edited)
     def _edited(self, event: ConfigForm.Edited) -> None:
-        model = event.form.model
+        self._show_state()
+
+    def _show_state(self) -> None:
+        model = self.form.model
         changes = model.changes()
         self.query_one("#diff", Static).update(Content("\n").join(
             Content.from_markup("$key\n  $old → [b]$new[/b]" + (" [$error]✗ $rule[/]" if rule else ""), key=key,
@@ -173,48 +263,96 @@ class LaunchScreen(Screen):
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             status.update(f"{what}: cannot launch: {key}: {rule}{more}  [dim]ctrl+f goes there[/]")
         else:
-            action = "queue the study" if self.study else "launch"
+            action = "preview the study" if self.study else "launch"
             status.update(f"{what}: {len(changes)} changed, valid  [dim]ctrl+l to {action}[/]")
+        self.query_one(SizeEstimate).show(model.config())
 
     # ---- keys ----------------------------------------------------------------------------
-    def action_first_problem(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "presets":  # escape in the list itself is left to the app (back, quit…)
+            return self.focused is None or self.focused.id != "presets"
+        return True
+
+    def action_presets(self) -> None:
+        self.query_one("#presets", OptionList).focus()
+
+    def action_reset(self) -> None:
+        base = self.form.model.base
+        self._unless_edits_kept("go back to its values", partial(self.form.load, base), lambda: None)
+
+    async def action_first_problem(self) -> None:
         problems = self.form.model.problems()
         if problems:
-            self.form.focus_field(next(iter(problems)))
+            await self.form.focus_field(next(iter(problems)))
 
     def action_find_field(self) -> None:
-        if not CommandPalette.is_open(self.app):
-            self.app.push_screen(CommandPalette(providers=[FieldCommands],
-                                                placeholder="Go to field: type part of its name or help…"))
+        self.app.push_screen(FieldFinder(), self._found)
 
-    def action_launch(self) -> None:
+    async def _found(self, found: tuple[str | None, list[Any]]) -> None:
+        key, typed_after = found
+        if key is not None:
+            await self.form.focus_field(key)
+        if typed_after and self.focused is not None:
+            self.replay(typed_after)  # `dropout`, enter, `0.05`: the value goes into the field
+
+    def _labels(self) -> dict[str, Any] | None:
+        """The run's notes and tags, or None after saying which tag cannot be kept."""
+        try:
+            return self.form.labels.labels()
+        except notes.TagError as error:
+            self.notify(error.message, title="Cannot launch: fix the tags first", severity="error")
+            self.query_one("#edit-run-tags").focus()
+            return None
+
+    async def action_launch(self) -> None:
         problems = self.form.model.problems()
         if problems:
             key, rule = next(iter(problems.items()))
             self.notify(f"{key}: {rule}", title="Cannot launch: fix the config first", severity="error")
-            self.form.focus_field(key)
+            await self.form.focus_field(key)
+            return
+        labels = self._labels()
+        if labels is None:
             return
         config = self.form.model.config()
         if self.study is not None:
-            self._ask_seeds(config)
+            self._ask_seeds(config, labels)
             return
         preset = self.source[1] if self.source else None
-        run_id = self.app.start_new_run(config, preset)
+        run_id = self.app.start_new_run(config, preset, **labels)
         if run_id is not None:
             self.notify(f"Launched {self.app.store.get(run_id).name}.")
             self.app.rescan()
             self.app.switch_mode("runs")
 
-    def _ask_seeds(self, config: Config) -> None:
-        study = self.study
+    def _ask_seeds(self, config: Config, labels: dict[str, Any]) -> None:
+        study, base_name = self.study, self.base_name
+        edits = {key: new for key, _, new in self.form.model.changes()}
+        store = self.app.store
 
-        def queue(answer: str | None) -> None:
+        def preview(answer: str | None) -> None:
             if answer is None:
                 return
             try:
                 seeds = launching.parse_seeds(answer)
-                count = launching.queue_study(self.app.store, study, self.base_name, config, seeds)
-            except (ValueError, MoetuiError) as error:  # a bad seed, a variant not ready here, a read-only store
+            except ValueError as error:
+                self.notify(str(error), title="Cannot queue the study", severity="error")
+                return
+
+            def make() -> study_preview.StudyPreview:  # in the preview's worker thread
+                records = store.list()
+                return study_preview.preview(study, base_name, config, edits, seeds, records,
+                                             estimate.measured_rates(records, store.root),
+                                             scheduler.detect_gpus())
+
+            self.app.push_screen(StudyPreviewScreen(make), partial(queue, seeds))
+
+        def queue(seeds: list[int], yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                count = launching.queue_study(store, study, base_name, config, seeds, **labels)
+            except MoetuiError as error:  # a variant not ready here, a read-only store
                 self.notify(str(error), title="Cannot queue the study", severity="error")
                 return
             self.notify(f"Queued {count} runs of study {study.name}.")
@@ -223,23 +361,40 @@ class LaunchScreen(Screen):
 
         seeds = ", ".join(map(str, study.seeds or [])) or "42"
         self.app.push_screen(Prompt(f"Seeds for study {study.name} ({len(study.variants)} variants, "
-                                    f"base {self.base_name}):", seeds, "comma-separated integers"), queue)
+                                    f"base {base_name}):", seeds, "comma-separated integers"), preview)
 
     def action_save(self) -> None:
         config = self.form.model.config()
         if self.form.model.problems():
             self.notify("Fix the invalid fields before saving a preset.", severity="error")
             return
+        description = f"Saved from the TUI (from {self.source[1] if self.source else 'defaults'})"
 
-        def save(name: str | None) -> None:
+        def named(name: str | None) -> None:
             if not name:
                 return
             try:
-                path = launching.save_preset(name, config, f"Saved from the TUI (from {self.source[1] if self.source else 'defaults'})")
-            except (OSError, ValueError, presets.PresetError) as error:
+                launching.check_preset_name(name)
+            except ValueError as error:
+                self.notify(str(error), title="Cannot save the preset", severity="error")
+                return
+            clash = launching.preset_clash(name)
+            if clash is None:
+                save(name, True)
+            else:
+                self.app.push_screen(Confirm(clash), partial(save, name))
+
+        def save(name: str, yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                path = launching.save_preset(name, config, description)
+            except OSError as error:
                 self.notify(str(error), title="Cannot save the preset", severity="error")
                 return
             self.notify(f"Saved {path}")
-            self._fill_options()
+            options = self.query_one("#presets", OptionList)
+            options.set_options(self._options())
+            self._highlight_source()
 
-        self.app.push_screen(Prompt("Save the edited config as preset named:", "", "letters, digits, - and _"), save)
+        self.app.push_screen(Prompt("Save the edited config as preset named:", "", "letters, digits, - and _"), named)

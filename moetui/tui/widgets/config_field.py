@@ -1,11 +1,13 @@
-"""One row of the launch form: a schema field's name, editor, unit and bounds, help and rule."""
+"""One row of the launch form: a name, an editor, help (unit and bounds for a schema field)
+and the rule the value breaks. `ConfigField` is a schema field's row; the run's notes and
+tags (`RunLabels`) are rows of the same shape."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
@@ -42,28 +44,33 @@ def set_editor(editor: Widget, value: Any) -> None:
         editor.value = value  # Select and Switch take the typed value itself
 
 
-class ConfigField(Vertical):
-    """Marked `-changed` when it differs from the preset and `-invalid` with the rule it breaks."""
+class FormRow(Widget):
+    """Marked `-changed` when it differs from the preset and `-invalid` with the rule it breaks.
+    Three widgets on a grid (name, editor; help and rule under both): the form holds some
+    seventy rows, and the widgets of each are most of what building the launch screen costs."""
 
-    def __init__(self, spec: FieldSpec, value: Any) -> None:
-        super().__init__(id=f"field-{spec.section}-{spec.name}")
-        self.spec = spec
-        self._value = value
+    DEFAULT_CLASSES = "form-row"
+
+    def __init__(self, label: str, editor: Widget, help: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label, self.editor, self.help = label, editor, help
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="line"):
-            yield Label(self.spec.name, classes="name")
-            yield make_editor(self.spec, self._value)
-        limits = bounds(self.spec)
-        yield Static(f"{self.spec.help} [{limits}]" if limits else self.spec.help, classes="help", markup=False)
-        yield Static("", classes="rule")
+        yield Label(self.label, classes="name")
+        yield self.editor
+        yield Static(self.help, classes="help", markup=False)
 
-    @property
-    def editor(self) -> Widget:
-        return self.query_one(f"#edit-{self.spec.section}-{self.spec.name}")
-
-    def show(self, rule: str | None, changed: bool) -> None:
+    def show(self, rule: str | None, changed: bool = False) -> None:
+        if self.has_class("-invalid") or rule is not None:  # the help line holds the rule, if any
+            self.query_one(".help", Static).update(
+                Content(self.help) if rule is None else Content.assemble(self.help, "\n", (f"✗ {rule}", "bold $error")))
         self.set_class(rule is not None, "-invalid")
         self.set_class(changed, "-changed")
-        if rule is not None:
-            self.query_one(".rule", Static).update(f"✗ {rule}")
+
+
+class ConfigField(FormRow):
+    def __init__(self, spec: FieldSpec, value: Any) -> None:
+        limits = bounds(spec)
+        super().__init__(spec.name, make_editor(spec, value), f"{spec.help} [{limits}]" if limits else spec.help,
+                         id=f"field-{spec.section}-{spec.name}")
+        self.spec = spec

@@ -1,0 +1,73 @@
+"""Before a study is queued from the launch form: what it will create (`moetui.study_preview`,
+the lines `moetui study S --dry-run` prints), then y to queue it or escape to go back.
+
+Reading earlier runs' speed opens their events (cached digests) and looking for GPUs may run
+nvidia-smi, so the preview is built in a worker thread that posts it here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, Static
+
+from moetui import study_preview
+from moetui.presets import PresetError
+
+
+@dataclass
+class Built(Message):
+    """The preview's lines, or why the study cannot be queued as it stands."""
+
+    lines: list[str] | None
+    error: str | None = None
+
+
+def build(make: Callable[[], study_preview.StudyPreview], post: Any) -> None:
+    try:
+        post(Built(study_preview.lines(make())))
+    except PresetError as error:  # a variant that cannot run here, exactly as queueing would say
+        post(Built(None, str(error)))
+
+
+class StudyPreviewScreen(ModalScreen[bool]):
+    CSS_PATH = "study_preview.tcss"
+    BINDINGS = [Binding("y", "queue", "Queue them"), Binding("escape,n", "back", "Back to the form")]
+
+    def __init__(self, make: Callable[[], study_preview.StudyPreview]) -> None:
+        """`make` builds the preview (in a worker thread: it reads the store)."""
+        super().__init__()
+        self._make = make
+        self.ready = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            with VerticalScroll(id="preview-body"):
+                yield Static("reading earlier runs to estimate the time…", id="preview-text", markup=False)
+            yield Label("", id="preview-keys", classes="dim")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.run_worker(partial(build, self._make, self.post_message), thread=True, name="study preview")
+
+    def on_built(self, message: Built) -> None:
+        self.query_one("#preview-text", Static).update("\n".join(message.lines or [message.error or ""]))
+        self.ready = message.lines is not None
+        self.query_one("#preview-keys", Label).update(
+            "y queue them   escape back to the form" if self.ready else "escape back to the form")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.ready or action != "queue"
+
+    def action_queue(self) -> None:
+        self.dismiss(True)
+
+    def action_back(self) -> None:
+        self.dismiss(False)

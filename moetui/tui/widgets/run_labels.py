@@ -1,0 +1,42 @@
+"""The run's own notes and tags at the top of the launch form: not config, but what a
+researcher will search the runs table for later (`/#tag`), so typed before launching.
+A tag that cannot be kept is marked as typed, with the rule, as a config field is."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input
+
+from moetui import notes
+from moetui.tui.widgets.config_field import FormRow
+
+
+class RunLabels(Vertical):
+    def compose(self) -> ComposeResult:
+        yield FormRow("notes", Input(placeholder="what this run is for", compact=True, id="edit-run-notes"),
+                      "Your note on the run: shown in the runs table, found by its filter", id="field-run-notes")
+        yield FormRow("tags", Input(placeholder="e.g. lr-sweep fig2", compact=True, id="edit-run-tags"),
+                      "Words the runs filter finds as #tag, separated by spaces or commas", id="field-run-tags")
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()  # not a config field: the form's model never sees it
+        self.query_one("#field-run-tags", FormRow).show(self.tags_problem())
+
+    def tags_problem(self) -> str | None:
+        try:
+            self.labels()
+        except notes.TagError as error:
+            return error.message
+        return None
+
+    def labels(self) -> dict[str, object]:
+        """`notes` and `tags` as a new run keeps them (`TagError` for a tag it cannot keep)."""
+        return {"notes": notes.clean_note(self.query_one("#edit-run-notes", Input).value),
+                "tags": notes.parse_tags(self.query_one("#edit-run-tags", Input).value)}
+
+    def fill(self, note: str | None, tags: list[str]) -> None:
+        self.query_one("#edit-run-notes", Input).value = note or ""
+        self.query_one("#edit-run-tags", Input).value = " ".join(tags)
