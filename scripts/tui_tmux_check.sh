@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Run the real TUI inside tmux at 80x24, drive it with keys and check what the pane shows:
 # it opens on the runs screen, the launch form marks a bad value with its rule and refuses
-# to launch, the command palette finds actions, and ctrl+q quits. CI runs this through
-# tests/test_tui_tmux.py. Usage: scripts/tui_tmux_check.sh  (needs tmux; no network)
+# to launch, the command palette finds actions; then a run launched from the form trains:
+# its numbers panel counts steps, x shows stopping… until it has stopped, r
+# resumes it and its Samples tab shows generated text; ? lists the keys, and ctrl+q quits.
+# CI runs this through tests/test_tui_tmux.py. Usage: scripts/tui_tmux_check.sh  (needs
+# tmux; no network)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +24,37 @@ expect() {  # wait up to 15 s for text on screen
     pane >&2
     exit 1
 }
+expect_re() {  # wait up to 60 s for a line matching an extended regex (training is slower than drawing)
+    for _ in $(seq 600); do
+        if pane | grep -qE -- "$1"; then return 0; fi
+        sleep 0.1
+    done
+    echo "FAIL: /$1/ never appeared. The pane:" >&2
+    pane >&2
+    exit 1
+}
 keys() { tmux send-keys -t "$session" "$@"; }
+gone() {  # wait up to 15 s for text to leave the screen
+    for _ in $(seq 150); do
+        if ! pane | grep -qF -- "$1"; then return 0; fi
+        sleep 0.1
+    done
+    echo "FAIL: '$1' never went away. The pane:" >&2
+    pane >&2
+    exit 1
+}
+field() {  # ctrl+g to a launch form field by its key, then type its value
+    keys C-g
+    expect "Go to field"
+    keys -l "$1"
+    expect "$1 —"
+    keys Enter
+    gone "Go to field"
+    sleep 0.3  # the field takes the focus once the finder has gone
+    keys C-u
+    sleep 0.3
+    keys -l "$2"
+}
 
 start=$(date +%s%N)
 tmux new-session -d -s "$session" -x 80 -y 24 \
@@ -31,8 +64,7 @@ echo "runs screen on show after $(( ($(date +%s%N) - start) / 1000000 )) ms (tmu
 
 keys C-n
 expect "preset quick"
-expect "d_model"
-keys Tab Tab C-u a b c
+field model.d_model abc
 expect "expected int"
 expect "cannot launch: model.d_model"
 keys C-l
@@ -48,6 +80,44 @@ keys q u e u e
 expect "Queue"
 keys Enter
 expect "Nothing queued or running"
+
+# A run's life: launch a small quick (slow enough steps to see stopping…), watch, stop, resume.
+keys C-n
+expect "preset quick"
+field model.d_model 128
+field train.batch_size 32
+expect "16 → 32"  # in "Changed from preset"
+field eval.sample_prompts "Once upon a time"  # continued at every eval, and at the one a stop makes
+expect "2 changed, valid"
+keys C-l
+expect "Launched quick"
+expect_re "quick +running"
+keys Enter
+expect_re "step [0-9]+/200"
+first=$(pane | grep -oE "step [0-9]+/200" | head -1)
+for _ in $(seq 300); do  # the numbers panel moves on by itself
+    [ "$(pane | grep -oE "step [0-9]+/200" | head -1)" != "$first" ] && break
+    sleep 0.1
+done
+[ "$(pane | grep -oE "step [0-9]+/200" | head -1)" != "$first" ] || { echo "FAIL: the step never moved" >&2; pane >&2; exit 1; }
+keys x
+expect "checkpoints and can be resumed"
+keys y
+expect "stopping…"
+expect_re "quick +stopped"
+keys r
+expect "Resuming quick"
+expect_re "quick +running"
+keys Right Right  # the tabs: Charts, Experts, Samples
+expect "Once upon a time"
+keys '?'
+expect "Keys: quick"
+expect "Continue"
+keys q
+keys x
+expect "checkpoints and can be resumed"
+keys y
+expect_re "quick +stopped"
 
 keys C-q
 expect "EXITED"
