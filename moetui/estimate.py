@@ -150,7 +150,7 @@ def memory(config: Config, gpu: bool) -> Memory:
 
 
 def gigabytes(n: float) -> str:
-    return f"{n / 1e9:.2g} GB" if n >= 1e8 else f"{n / 1e6:.3g} MB"
+    return f"{n / 1e9:.2g} GB" if n >= 1e9 else f"{n / 1e6:.3g} MB"
 
 
 def seconds_text(seconds: float) -> str:

@@ -90,8 +90,8 @@ def _key(override: str) -> str:
 def lines(p: StudyPreview) -> list[str]:
     """The preview as plain text lines (no markup: variant names and notes are the user's text)."""
     seeds = ", ".join(map(str, p.seeds))
-    out = [f"study {p.study} on {p.base}: {len(p.variants)} variants x {len(p.seeds)} seeds ({seeds}) "
-           f"= {p.run_count} runs"]
+    out = [f"study {p.study} on {p.base}: {_many(len(p.variants), 'variant')} x {_many(len(p.seeds), 'seed')} "
+           f"({seeds}) = {_many(p.run_count, 'run')}"]
     side = f", {p.slots} at a time" if p.slots > 1 else ", one at a time"
     out.append(f"estimated training time: about {estimate.seconds_text(p.seconds)} in all{side}")
     if p.guessed:
@@ -120,3 +120,6 @@ def lines(p: StudyPreview) -> list[str]:
         out.append("? a guess from the model's FLOPs, not from a run; it errs long")
     return out
 
+
+def _many(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"

@@ -56,7 +56,7 @@ def test_eta_and_clock():
 
 def _record(run_id, name, status="completed", **extra):
     fields = dict(id=run_id, name=name, study=None, variant=None, preset="quick", status=status,
-                  created=0.0, queue_order=None, device=None, gpu=None, exit_reason=None)
+                  created=0.0, queue_order=None, device=None, gpu=None, exit_reason=None, notes=None, tags=[])
     fields.update(extra)
     return SimpleNamespace(**fields)
 

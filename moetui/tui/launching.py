@@ -54,10 +54,9 @@ def check_preset_name(name: str) -> None:
 def preset_clash(name: str) -> str | None:
     """What saving as `name` would replace, as a question, or None when the name is free."""
     if (presets.user_presets_dir() / f"{name}.toml").exists():
-        return f"You have a preset called {name} already. Replace it with the edited config?"
-    if name in presets.list_presets():
-        return (f"{name} is a built-in preset. Save yours under that name? Yours will be used wherever "
-                f"{name} is named (the built-in stays, hidden, until you delete your file).")
+        return f"Replace your preset {name}?"
+    if name in presets.list_presets():  # yours is used wherever the name is, until you delete it
+        return f"Save over the built-in {name}? Yours shadows it."
     return None
 
 

@@ -7,17 +7,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from moetui import notes
 from moetui.history import RunHistory
 from moetui.report.cells import count
 from moetui.status import RUNNING
 from moetui.tui.progress import clock, eta_seconds, number
 
 # (key, header) in display order
-# (ETA sits next to step, so progress is on show at 80 columns, where the metrics scroll off)
+# (ETA sits next to step, so progress is on show at 80 columns, where the metrics scroll off;
+# the person's tags and note come last, the first to go off the edge on a narrow terminal)
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("mark", " "), ("name", "name"), ("group", "study/variant"), ("status", "status"), ("step", "step"),
     ("eta", "ETA"), ("loss", "loss"), ("val_loss", "val loss"), ("ppl", "ppl"), ("tps", "tok/s"),
-    ("elapsed", "elapsed"),
+    ("elapsed", "elapsed"), ("notes", "tags / notes"),
 )
 HEADERS = dict(COLUMNS)
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
@@ -50,13 +52,17 @@ def run_row(record: Any, history: RunHistory, marked: bool) -> RunRow:
     eta = eta_seconds(step, max_steps, elapsed, first) if record.status == RUNNING else None
     loss, val_loss = _last(history.loss), _last(history.val_loss)
     ppl, tps = _last(history.val_perplexity), _last(history.tokens_per_s)
+    label = notes.label(record.notes, record.tags)
     cells = (
         MARK if marked else "", record.name, group, record.status,
         f"{step}/{max_steps}" if max_steps else (str(step) if step else "–"), clock(eta),
-        number(loss), number(val_loss), number(ppl, 1), _rate(tps), clock(elapsed),
+        number(loss), number(val_loss), number(ppl, 1), _rate(tps), clock(elapsed), label,
     )
-    keys = (not marked, record.name, group, record.status, step, eta, loss, val_loss, ppl, tps, elapsed)
-    search = " ".join((record.id, record.name, group, record.status, record.preset or "")).lower()
+    keys = (not marked, record.name, group, record.status, step, eta, loss, val_loss, ppl, tps, elapsed,
+            label.lower() or None)
+    # The whole note, and the tags as `#tag` too: `/#fig2` finds the tag, not every note saying fig2.
+    search = " ".join((record.id, record.name, group, record.status, record.preset or "", record.notes or "",
+                       *record.tags, notes.hashtags(record.tags))).lower()
     return RunRow(record.id, cells, keys, search)
 
 
@@ -68,6 +74,11 @@ def shorten(text: str, width: int) -> str:
     keep = width - 1
     head = (keep + 1) // 2
     return text[:head] + "…" + text[len(text) - (keep - head):]
+
+
+def clip(text: str, width: int) -> str:
+    """At most `width` characters, cut at the end (a note reads from its start)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def visible_rows(rows: list[RunRow], query: str = "", sort: str | None = None, reverse: bool = False) -> list[RunRow]:

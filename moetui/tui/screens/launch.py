@@ -211,9 +211,12 @@ class LaunchScreen(EarlyKeys, Screen):
         self.form.load(base)
         self.query_one("#launch-about", Static).update(self._about(":".join(self.source)))
 
-    def load_run(self, name: str, config: Config, preset: str | None, note_tags: list[str]) -> None:
+    def load_run(self, name: str, config: Config, preset: str | None, tags: list[str]) -> None:
         """Clone a run into the form: its preset picked, its config as edits over it, its tags
         (not its notes: those were about that run). A preset that is gone: edits over the defaults."""
+        self._unless_edits_kept(f"load {name}", partial(self._load_run, name, config, preset, tags), lambda: None)
+
+    def _load_run(self, name: str, config: Config, preset: str | None, tags: list[str]) -> None:
         loaded = self._load(f"preset:{preset}", quiet=True) if preset else None
         if loaded is None:
             self.notify(f"{name}'s preset {preset or '(none)'} is gone: its config is shown as edits over the "
@@ -226,9 +229,10 @@ class LaunchScreen(EarlyKeys, Screen):
         self.query_one("#study-base-box").display = False
         self._highlight_source()
         self.form.load(base, {key: value for key, _, value in config_diff(base, config)})
-        self.form.labels.fill(None, note_tags)
-        self.notify(f"Cloned {name}: its {len(self.form.model.changes())} differences from "
-                    f"{preset or 'the defaults'} are edits; ctrl+l launches a new run.")
+        self.form.labels.fill(None, tags)
+        count = len(self.form.model.changes())
+        self.notify(f"Cloned {name}: {count} edit{'' if count == 1 else 's'} over {preset or 'the defaults'}; "
+                    "ctrl+l launches it as a new run.")
 
     def _unless_edits_kept(self, what: str, go: Callable[[], None], stay: Callable[[], None]) -> None:
         """Run `go` at once when the form holds no edits, else after the person agrees to drop them."""
@@ -263,7 +267,7 @@ class LaunchScreen(EarlyKeys, Screen):
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             status.update(f"{what}: cannot launch: {key}: {rule}{more}  [dim]ctrl+f goes there[/]")
         else:
-            action = "preview the study" if self.study else "launch"
+            action = "queue the study" if self.study else "launch"
             status.update(f"{what}: {len(changes)} changed, valid  [dim]ctrl+l to {action}[/]")
         self.query_one(SizeEstimate).show(model.config())
 

@@ -50,6 +50,7 @@ class RunScreen(LiveScreen):
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("n", "continue", "Continue", show=False),
+        Binding("C", "clone", "Clone into the launch form", show=False),
     ]
 
     def __init__(self, run_id: str) -> None:
@@ -173,3 +174,6 @@ class RunScreen(LiveScreen):
 
     def action_continue(self) -> None:
         self.app.continue_run(self.run_id)
+
+    async def action_clone(self) -> None:
+        await self.app.clone_run(self.run_id)

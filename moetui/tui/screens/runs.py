@@ -30,6 +30,8 @@ class RunsScreen(LiveScreen):
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("n", "continue", "Continue", show=False),
+        Binding("e", "notes", "Notes and tags", show=False),
+        Binding("C", "clone", "Clone into the launch form", show=False),
         Binding("d", "delete", "Delete", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -48,7 +50,7 @@ class RunsScreen(LiveScreen):
         yield RunsTable(id="runs")
         yield Static("", id="runs-empty")
         yield HardwarePanel()
-        yield Input(placeholder="filter: words in name, study/variant, status, preset", id="filter")
+        yield Input(placeholder="filter: words in name, study/variant, status, preset, notes, #tag", id="filter")
         yield Footer(compact=True)
 
     @property
@@ -105,6 +107,14 @@ class RunsScreen(LiveScreen):
     def action_continue(self) -> None:
         if run_id := self._current():
             self.app.continue_run(run_id)
+
+    def action_notes(self) -> None:
+        if run_id := self._current():
+            self.app.edit_notes(run_id)
+
+    async def action_clone(self) -> None:
+        if run_id := self._current():
+            await self.app.clone_run(run_id)
 
     def action_delete(self) -> None:
         if run_id := self._current():

@@ -16,9 +16,9 @@ from moetui.tui.widgets.config_field import FormRow
 class RunLabels(Vertical):
     def compose(self) -> ComposeResult:
         yield FormRow("notes", Input(placeholder="what this run is for", compact=True, id="edit-run-notes"),
-                      "Your note on the run: shown in the runs table, found by its filter", id="field-run-notes")
+                      "Shown in the runs table; / finds it", id="field-run-notes")
         yield FormRow("tags", Input(placeholder="e.g. lr-sweep fig2", compact=True, id="edit-run-tags"),
-                      "Words the runs filter finds as #tag, separated by spaces or commas", id="field-run-tags")
+                      "Space-separated words; / finds them as #tag", id="field-run-tags")
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:

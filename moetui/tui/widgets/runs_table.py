@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 
-from moetui.tui.runs_rows import COLUMNS, RunRow, shorten
+from moetui.tui.runs_rows import COLUMNS, RunRow, clip, shorten
 from moetui.tui.widgets.tables import Table
 
 STATUS_STYLES = {"running": "bold green", "stopping": "green", "stalled": "bold yellow", "queued": "cyan",
@@ -19,6 +19,7 @@ STATUS_STYLES = {"running": "bold green", "stopping": "green", "stalled": "bold 
 _KEYS = [key for key, _ in COLUMNS]
 _STATUS = _KEYS.index("status")
 _SHORTENED = (_KEYS.index("name"), _KEYS.index("group"))
+_CLIPPED = _KEYS.index("notes")
 # Narrower than this, the study/variant column goes (a study run's name holds both:
 # `study-variant-sSEED`), so that val loss and ppl stay on screen at 80 columns.
 _GROUP_FROM = 100
@@ -50,8 +51,11 @@ class RunsTable(Table):
     def _cell(self, i: int, text: str) -> str | Text:
         if i == _STATUS:
             return Text(text, style=STATUS_STYLES.get(text, ""))
-        # escaped: DataTable reads a str as markup, and a run's name is the user's text
-        return escape(shorten(text, self._fit) if i in _SHORTENED else text)
+        if i in _SHORTENED:
+            text = shorten(text, self._fit)
+        elif i == _CLIPPED:
+            text = clip(text, self._fit)
+        return escape(text)  # DataTable reads a str as markup, and names and notes are the user's text
 
     @property
     def current_id(self) -> str | None:

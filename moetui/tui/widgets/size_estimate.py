@@ -55,9 +55,11 @@ class SizeEstimate(Static):
         rate = estimate.throughput(config, self.rates, bool(self.gpus))
         memory = estimate.memory(config, rate.device == "gpu")
         step = estimate.step_seconds(config, rate)
-        self.update(f"estimate: {count(size.total)} params ({count(size.active)} active), "
-                    f"~{estimate.gigabytes(memory.total)}, ~{estimate.seconds_text(step)}/step "
-                    + ("(guess)" if rate.guess else f"(from {rate.measured_runs} runs)"))
+        # "≈" on each: all three are estimates (the sizes at the config's own vocab); "(guess)"
+        # when no earlier run of this shape timed a step here.
+        self.update(f"≈ {count(size.total)} params ({count(size.active)} active), "
+                    f"{estimate.gigabytes(memory.total)}, {estimate.seconds_text(step)}/step"
+                    + (" (guess)" if rate.guess else ""))
         self.tooltip = (f"weights {estimate.gigabytes(memory.weights)} + grads {estimate.gigabytes(memory.grads)} + "
                         f"optimizer {estimate.gigabytes(memory.optimizer)} + activations "
                         f"{estimate.gigabytes(memory.activations)} (rough); time: {rate.source}")
