@@ -16,6 +16,8 @@ import typer
 
 from moetui import cli_bench, cli_presets, cli_run, cli_runs, cli_serve
 from moetui import cli_continue
+from moetui import cli_sample
+from moetui import cli_notes
 from moetui.report.command import report_command
 from moetui.runs import RUNS_ENV, RunStore
 
@@ -50,6 +52,8 @@ cli_runs.register(app)
 cli_continue.register(app)
 cli_bench.register(app)
 cli_serve.register(app)
+cli_sample.register(app)
+cli_notes.register(app)
 app.command("report")(report_command)
 
 

@@ -24,16 +24,19 @@ from textual.widgets import OptionList
 from engine.config import Config, ConfigError
 from engine.identity import this_host
 from engine.rundir import EVENTS_FILE, LOG_FILE
-from moetui import launcher, status
+from moetui import launcher, notes, status
 from moetui.errors import MoetuiError
 from moetui.hardware import HostSampler, Sampler, local_engines
+from moetui.report.run_config import read_run_config
 from moetui.tui.feeds import StoreWatcher, follow_pipe, sample_hardware, watch_store
+from moetui.tui import chart_settings
 from moetui.tui.log_tail import tail_lines
 from moetui.tui.messages import EngineExited, HardwareSampled, RunEvents, StoreScanned
 from moetui.tui.screens.compare import CompareScreen
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.help import HelpScreen
 from moetui.tui.screens.launch import LaunchScreen
+from moetui.tui.screens.notes_editor import NotesEditor
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.screens.queue import QueueScreen
 from moetui.tui.screens.run import RunScreen
@@ -51,10 +54,12 @@ class MoeTui(App):
     COMMANDS = App.COMMANDS | {StoreCommands}
     # The F-keys are the same actions for browsers (`moetui serve`), which keep ctrl+n, ctrl+t
     # and ctrl+q for themselves; the footer shows the first key, the help (? or F1) all.
+    # Priority: the screen changes as the key arrives, so keys typed right after it (ctrl+n,
+    # ctrl+g, `dropout`) go to the new screen, not to the old one's table while it bubbles.
     BINDINGS = [
-        Binding("ctrl+r,f2", "switch_mode('runs')", "Runs"),
-        Binding("ctrl+n,f3", "switch_mode('launch')", "Launch"),
-        Binding("ctrl+t,f4", "switch_mode('queue')", "Queue"),
+        Binding("ctrl+r,f2", "switch_mode('runs')", "Runs", priority=True),
+        Binding("ctrl+n,f3", "switch_mode('launch')", "Launch", priority=True),
+        Binding("ctrl+t,f4", "switch_mode('queue')", "Queue", priority=True),
         Binding("question_mark,f1", "help", "Help", show=False),
         Binding("f10", "quit", "Quit", show=False),
     ]
@@ -70,6 +75,7 @@ class MoeTui(App):
         self.sampler = sampler or HostSampler()  # tests hand in a fixed sample
         self.hardware_interval = hardware_interval
         self.state = RunState()
+        self.chart_settings = chart_settings.load()  # the run view's, shared by every run opened
         self.marked: list[str] = []
         self.processes: dict[str, Any] = {}  # runs this TUI launched: their Popen
         self._piped: set[str] = set()
@@ -148,11 +154,12 @@ class MoeTui(App):
         self._follow(run_id, process)
         return True
 
-    def start_new_run(self, config: Config, preset: str | None) -> str | None:
+    def start_new_run(self, config: Config, preset: str | None, **labels: Any) -> str | None:
         """Create and start a run in one step (`launcher.start_new`), so the scheduler never
-        sees it queued; returns its id, or None after telling the person why it did not start."""
+        sees it queued; returns its id, or None after telling the person why it did not start.
+        `labels`: the run's `notes` and `tags`."""
         try:
-            record, process = launcher.start_new(self.store, config, name=preset, preset=preset)
+            record, process = launcher.start_new(self.store, config, name=preset, preset=preset, **labels)
         except (OSError, MoetuiError) as error:
             self.notify(str(error), title="Engine failed to start", severity="error")
             return None
@@ -273,6 +280,37 @@ class MoeTui(App):
 
     def open_run(self, run_id: str) -> None:
         self.push_screen(RunScreen(run_id))
+
+    async def clone_run(self, run_id: str) -> None:
+        """The launch form holding a run's config as edits over its preset, to launch it again
+        changed or not (the form asks before dropping edits it holds)."""
+        record = self.state.records.get(run_id)
+        if record is None:
+            return
+        config, problem = read_run_config(self.store.path(run_id))
+        if config is None:
+            self.notify(f"Cannot clone {record.name}: {problem}", severity="error")
+            return
+        await self.switch_mode("launch")
+        self.screen.load_run(record.name, config, record.preset, record.tags)
+
+    def edit_notes(self, run_id: str) -> None:
+        """The run's notes and tags in an editor; what is saved goes to its run.json."""
+        record = self.state.records.get(run_id)
+        if record is None:
+            return
+
+        def save(change: dict[str, Any] | None) -> None:
+            if change is None:
+                return
+            try:
+                notes.annotate(self.store, run_id, **change)
+            except (OSError, MoetuiError) as error:
+                self.notify(f"Cannot change {record.name}'s notes: {error}", severity="error")
+                return
+            self.rescan()
+
+        self.push_screen(NotesEditor(record.name, record.notes, record.tags), save)
 
     async def open_preset(self, name: str) -> None:
         """The launch form on preset `name`, as if picked from its list (the palette's presets)."""
