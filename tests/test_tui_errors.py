@@ -7,7 +7,7 @@ from textual.widgets import Input, OptionList
 
 from moetui.runs import RunStore
 from moetui.tui import create_app
-from tests.tui_pilot import scenario, until
+from tests.tui_pilot import fill_form, scenario, until
 
 
 def _pick(options: OptionList, option_id: str) -> None:
@@ -39,18 +39,16 @@ async def test_a_broken_preset_file_is_a_notification_naming_file_and_line(runs_
 @scenario
 async def test_a_run_the_engine_refuses_is_a_notification_with_its_reason(runs_dir, token_cache_dir, tmp_path):
     app = create_app(RunStore(runs_dir), scan_interval=0.2, redraw_interval=0.2)
-    missing = tmp_path / "no-such-corpus.txt"
+    one_document = tmp_path / "one-document.txt"  # readable text (the pre-flight passes it), too little to split
+    one_document.write_text("just a few words of text here.\n")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("ctrl+n")
-        await until(pilot, lambda: app.screen.query("#edit-data-source"), what="the launch form")
-        app.screen.query_one("#edit-data-source", Input).value = str(missing)
-        app.screen.query_one("#edit-data-cache_dir", Input).value = str(token_cache_dir)
-        await pilot.pause()
+        await fill_form(pilot, {"data.source": one_document, "data.cache_dir": token_cache_dir})
         await pilot.press("ctrl+l")
         await until(pilot, lambda: any(n.severity == "error" for n in app._notifications), timeout=90,
                     what="the engine's error")
         errors = [n for n in app._notifications if n.severity == "error"]
-        assert any(str(missing) in n.message or "no-such-corpus" in n.message for n in errors), \
+        assert any(str(one_document) in n.message and "needs at least 2" in n.message for n in errors), \
             [n.message for n in errors]
         (record,) = app.store.list()
         await until(pilot, lambda: app.store.get(record.id).status == "failed", what="the run to be failed")
