@@ -72,8 +72,9 @@ def test_compare_screen(snap_compare, fixed):
     assert snap_compare(app, run_before=compare)
 
 
-def test_launch_screen_with_an_invalid_and_a_changed_field(snap_compare, fixed):
+def test_launch_screen_with_an_invalid_and_a_changed_field(snap_compare, fixed, monkeypatch):
     app, _ = fixed
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the time per step is guessed for a CPU on any machine
 
     async def edit(pilot):
         await pilot.press("ctrl+n")

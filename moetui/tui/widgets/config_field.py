@@ -62,8 +62,10 @@ class FormRow(Widget):
 
     def show(self, rule: str | None, changed: bool = False) -> None:
         if self.has_class("-invalid") or rule is not None:  # the help line holds the rule, if any
-            self.query_one(".help", Static).update(
-                Content(self.help) if rule is None else Content.assemble(self.help, "\n", (f"✗ {rule}", "bold $error")))
+            lines = [self.help] if self.help else []
+            if rule is not None:
+                lines.append(Content.styled(f"✗ {rule}", "bold $error"))
+            self.query_one(".help", Static).update(Content("\n").join(lines))
         self.set_class(rule is not None, "-invalid")
         self.set_class(changed, "-changed")
 

@@ -15,10 +15,12 @@ from moetui.tui.widgets.config_field import FormRow
 
 class RunLabels(Vertical):
     def compose(self) -> ComposeResult:
+        # No help line under these two (the placeholders say it; 80x24 has no row to spare), only
+        # the rule a tag breaks.
         yield FormRow("notes", Input(placeholder="what this run is for", compact=True, id="edit-run-notes"),
-                      "Shown in the runs table; / finds it", id="field-run-notes")
+                      "", id="field-run-notes")
         yield FormRow("tags", Input(placeholder="e.g. lr-sweep fig2", compact=True, id="edit-run-tags"),
-                      "Space-separated words; / finds them as #tag", id="field-run-tags")
+                      "", id="field-run-tags")
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:

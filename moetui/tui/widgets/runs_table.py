@@ -23,6 +23,9 @@ _CLIPPED = _KEYS.index("notes")
 # Narrower than this, the study/variant column goes (a study run's name holds both:
 # `study-variant-sSEED`), so that val loss and ppl stay on screen at 80 columns.
 _GROUP_FROM = 100
+# The person's tags and notes come only where the table has room for them (`/` finds them at
+# any width, `e` shows them), never as a cut-off header at the edge of an 80-column table.
+_NOTES_FROM = 120
 
 
 class RunsTable(Table):
@@ -46,7 +49,8 @@ class RunsTable(Table):
 
     @staticmethod
     def _columns_for(width: int) -> tuple[int, ...]:
-        return tuple(i for i, key in enumerate(_KEYS) if key != "group" or width >= _GROUP_FROM)
+        hidden = {"group": _GROUP_FROM, "notes": _NOTES_FROM}
+        return tuple(i for i, key in enumerate(_KEYS) if width >= hidden.get(key, 0))
 
     def _cell(self, i: int, text: str) -> str | Text:
         if i == _STATUS:

@@ -57,9 +57,9 @@ class SizeEstimate(Static):
         step = estimate.step_seconds(config, rate)
         # "≈" on each: all three are estimates (the sizes at the config's own vocab); "(guess)"
         # when no earlier run of this shape timed a step here.
+        per_step = estimate.seconds_text(step).replace(" ", "")  # `0.77s/step`: one word, where the line wraps
         self.update(f"≈ {count(size.total)} params ({count(size.active)} active), "
-                    f"{estimate.gigabytes(memory.total)}, {estimate.seconds_text(step)}/step"
-                    + (" (guess)" if rate.guess else ""))
+                    f"{estimate.gigabytes(memory.total)}, {per_step}/step" + (" (guess)" if rate.guess else ""))
         self.tooltip = (f"weights {estimate.gigabytes(memory.weights)} + grads {estimate.gigabytes(memory.grads)} + "
                         f"optimizer {estimate.gigabytes(memory.optimizer)} + activations "
                         f"{estimate.gigabytes(memory.activations)} (rough); time: {rate.source}")
