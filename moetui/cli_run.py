@@ -23,8 +23,10 @@ from moetui.runs import RunStore
 from moetui.status import ACTIVE
 
 END_OK = ("completed", "stopped")
-Note = Annotated[Optional[str], typer.Option("--note", help="Your note on the run (shown by the TUI, found by its filter)")]
-Tags = Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag for the run, e.g. --tag lr-sweep (repeatable)")]
+Note = Annotated[Optional[str], typer.Option(
+    "--note", metavar="TEXT", help="Your note on the run (shown by the TUI, found by its filter)")]
+Tags = Annotated[Optional[list[str]], typer.Option(
+    "--tag", "-t", metavar="TAG", help="A tag for the run, e.g. --tag lr-sweep (repeatable)")]
 
 
 def resolve(preset: str, sets: list[str] | None) -> tuple[Config, presets.PresetMeta]:
