@@ -24,13 +24,16 @@ from moetui.tui.field_search import search
 from moetui.tui.screens.early_keys import EarlyKeys
 
 Found = tuple[str | None, list[events.Key]]
+# An enter typed before the app has put the terminal in raw mode (in its first second) reaches
+# it as a line feed, ctrl+j: the terminal's own newline translation was still on.
+ENTER = ("enter", "ctrl+j")
 
 
 class FieldFinder(EarlyKeys, ModalScreen[Found]):
     CSS_PATH = "field_finder.tcss"
     AUTO_FOCUS = "#find-query"
     BINDINGS = [
-        Binding("enter", "go", "Go", priority=True),
+        Binding(",".join(ENTER), "go", "Go", priority=True),
         Binding("escape", "cancel", "Cancel"),
         Binding("down", "move(1)", "Next", show=False),
         Binding("up", "move(-1)", "Previous", show=False),
@@ -68,7 +71,7 @@ class FieldFinder(EarlyKeys, ModalScreen[Found]):
     def replay(self, keys: list[events.Key]) -> None:
         """Keys typed before the input had focus: letters into it, up to an enter, which goes."""
         for i, key in enumerate(keys):
-            if key.key == "enter":
+            if key.key in ENTER:
                 self.action_go()
                 self._early[:0] = keys[i + 1:]
                 return

@@ -113,8 +113,8 @@ class ConfigForm(VerticalScroll):
         rule shown) pushed it down, out of sight; bring it back. (The form's own Resize does
         not come for every such change.)"""
         row = self._focused_row()
-        if row is not None and not self.scrollable_content_region.contains_region(row.region):
-            self.scroll_to_widget(row, animate=False)
+        if row is not None and not self.can_view_entire(row):
+            self.scroll_to_widget(row, animate=False, center=True)
 
     def _focused_row(self) -> Widget | None:
         return next((s.focused_row() for s in self.query(FormSection) if s.focused_row() is not None), None)
@@ -129,7 +129,9 @@ class ConfigForm(VerticalScroll):
         section.collapsed = False
         field = self.query_one(f"#field-{section_name}-{name}", ConfigField)
         self.screen.set_focus(field.editor, scroll_visible=False)
-        self.scroll_to_widget(field, animate=False)
+        # Centred: a field jumped to is read with its neighbours, and stays in view if the rows
+        # above it settle a line or two later.
+        self.scroll_to_widget(field, animate=False, center=True)
 
     # ---- up and down -------------------------------------------------------------------
     def _rows(self) -> list[Widget]:

@@ -60,4 +60,4 @@ class FormSection(Collapsible):
         if row is None:
             super().scroll_visible(*args, **kwargs)
         else:
-            row.scroll_visible(animate=False)
+            self.screen.scroll_to_widget(row, animate=False, center=True)
