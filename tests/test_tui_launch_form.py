@@ -50,8 +50,7 @@ async def test_ctrl_g_goes_to_a_field_by_part_of_its_name_opening_its_section(ru
             assert not app.screen.query_one(f"#section-{section}", Collapsible).collapsed
             assert app.screen.query_one("#form").region.contains_region(app.focused.region)  # scrolled to it
         await pilot.press("ctrl+u", *"20")  # the focused field takes what is typed
-        await pilot.pause(0.2)
-        assert "schedule.warmup_ratio" in _text(app, "#diff")
+        await until(pilot, lambda: "schedule.warmup_ratio" in _text(app, "#diff"), what="the edit in the diff")
 
 
 @scenario
@@ -85,15 +84,15 @@ async def test_the_highlighted_preset_or_study_is_described_and_the_study_base_i
         assert "Tiny MoE for CPU smoke tests" in _text(app, "#launch-about")  # quick, highlighted at the start
         options = app.screen.query_one("#presets", OptionList)
         options.highlighted = options.get_option_index("study:ablation")  # highlighted, not yet picked
-        await pilot.pause(0.2)
         study = presets.load_study("ablation")
+        await until(pilot, lambda: study.description in _text(app, "#launch-about"), what="the study described")
         about = _text(app, "#launch-about")
         assert study.description in about and f"base {study.base}" in about and "seeds 42" in about
         assert not app.screen.query_one("#study-base-box").display  # the form still holds quick
         options.focus()
         await pilot.press("enter")
-        await pilot.pause(0.2)
         box = app.screen.query_one("#study-base-box")
+        await until(pilot, lambda: box.display, what="the study base picker")
         assert box.display and "preset" in str(box.query_one(Label).render()).lower()
 
 
@@ -104,15 +103,13 @@ async def test_an_invalid_field_is_listed_in_the_diff_as_typed_with_its_rule(run
         await _launch_form(pilot)
         editor = app.screen.query_one("#edit-model-d_model", Input)
         editor.value = "256"
-        await pilot.pause(0.1)
-        assert "128 → 256" in _text(app, "#diff")
+        await until(pilot, lambda: "128 → 256" in _text(app, "#diff"), what="the edit in the diff")
         editor.value = "256x"  # the config still holds 256: the diff must not say so
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "'256x'" in _text(app, "#diff"), what="the bad value in the diff")
         diff = _text(app, "#diff")
         assert "128 → '256x' ✗ expected int" in diff and "→ 256\n" not in diff + "\n"
         editor.value = "128"  # back to the preset's value: nothing changed, nothing invalid
-        await pilot.pause(0.2)
-        assert _text(app, "#diff") == "nothing changed"
+        await until(pilot, lambda: _text(app, "#diff") == "nothing changed", what="the diff emptied")
 
 
 @scenario

@@ -4,7 +4,7 @@ form on a run's config, as edits over its preset."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, OptionList, Static, TextArea
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from moetui.runs import RunStore
 from moetui.tui import create_app

@@ -28,14 +28,13 @@ from textual.widgets import Footer, Header, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from engine.config import Config, config_diff
-from moetui import estimate, notes, presets, scheduler, study_preview
-from moetui.errors import MoetuiError
+from moetui import notes, presets
 from moetui.tui import launching
 from moetui.tui.screens.confirm import Confirm
 from moetui.tui.screens.early_keys import EarlyKeys
 from moetui.tui.screens.field_finder import FieldFinder
 from moetui.tui.screens.prompt import Prompt
-from moetui.tui.screens.study_preview import StudyPreviewScreen
+from moetui.tui.screens.study_preview import queue_study
 from moetui.tui.widgets.config_form import ConfigForm
 from moetui.tui.widgets.size_estimate import SizeEstimate
 
@@ -320,7 +319,8 @@ class LaunchScreen(EarlyKeys, Screen):
             return
         config = self.form.model.config()
         if self.study is not None:
-            self._ask_seeds(config, labels)
+            edits = {key: new for key, _, new in self.form.model.changes()}
+            queue_study(self.app, self.study, self.base_name, config, edits, labels)
             return
         preset = self.source[1] if self.source else None
         run_id = self.app.start_new_run(config, preset, **labels)
@@ -328,44 +328,6 @@ class LaunchScreen(EarlyKeys, Screen):
             self.notify(f"Launched {self.app.store.get(run_id).name}.")
             self.app.rescan()
             self.app.switch_mode("runs")
-
-    def _ask_seeds(self, config: Config, labels: dict[str, Any]) -> None:
-        study, base_name = self.study, self.base_name
-        edits = {key: new for key, _, new in self.form.model.changes()}
-        store = self.app.store
-
-        def preview(answer: str | None) -> None:
-            if answer is None:
-                return
-            try:
-                seeds = launching.parse_seeds(answer)
-            except ValueError as error:
-                self.notify(str(error), title="Cannot queue the study", severity="error")
-                return
-
-            def make() -> study_preview.StudyPreview:  # in the preview's worker thread
-                records = store.list()
-                return study_preview.preview(study, base_name, config, edits, seeds, records,
-                                             estimate.measured_rates(records, store.root),
-                                             scheduler.detect_gpus())
-
-            self.app.push_screen(StudyPreviewScreen(make), partial(queue, seeds))
-
-        def queue(seeds: list[int], yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                count = launching.queue_study(store, study, base_name, config, seeds, **labels)
-            except MoetuiError as error:  # a variant not ready here, a read-only store
-                self.notify(str(error), title="Cannot queue the study", severity="error")
-                return
-            self.notify(f"Queued {count} runs of study {study.name}.")
-            self.app.rescan()
-            self.app.switch_mode("queue")
-
-        seeds = ", ".join(map(str, study.seeds or [])) or "42"
-        self.app.push_screen(Prompt(f"Seeds for study {study.name} ({len(study.variants)} variants, "
-                                    f"base {base_name}):", seeds, "comma-separated integers"), preview)
 
     def action_save(self) -> None:
         config = self.form.model.config()

@@ -1,5 +1,6 @@
-"""Before a study is queued from the launch form: what it will create (`moetui.study_preview`,
-the lines `moetui study S --dry-run` prints), then y to queue it or escape to go back.
+"""Queueing a study from the launch form: its seeds asked for, then what it will create shown
+(`moetui.study_preview`, the lines `moetui study S --dry-run` prints), then y to queue it or
+escape to go back to the form.
 
 Reading earlier runs' speed opens their events (cached digests) and looking for GPUs may run
 nvidia-smi, so the preview is built in a worker thread that posts it here."""
@@ -17,8 +18,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
-from moetui import study_preview
-from moetui.presets import PresetError
+from engine.config import Config
+from moetui import estimate, scheduler, study_preview
+from moetui.errors import MoetuiError
+from moetui.presets import PresetError, Study
+from moetui.tui import launching
+from moetui.tui.screens.prompt import Prompt
 
 
 @dataclass
@@ -71,3 +76,42 @@ class StudyPreviewScreen(ModalScreen[bool]):
 
     def action_back(self) -> None:
         self.dismiss(False)
+
+
+def queue_study(app: Any, study: Study, base_name: str, config: Config, edits: dict[str, Any],
+                labels: dict[str, Any]) -> None:
+    """Ask for the seeds, preview, and queue `study` on `config` (the preset `base_name` with
+    the form's `edits`), each run with the form's notes and tags."""
+    store = app.store
+
+    def preview(answer: str | None) -> None:
+        if answer is None:
+            return
+        try:
+            seeds = launching.parse_seeds(answer)
+        except ValueError as error:
+            app.notify(str(error), title="Cannot queue the study", severity="error")
+            return
+
+        def make() -> study_preview.StudyPreview:  # in the preview's worker thread
+            records = store.list()
+            return study_preview.preview(study, base_name, config, edits, seeds, records,
+                                         estimate.measured_rates(records, store.root), scheduler.detect_gpus())
+
+        app.push_screen(StudyPreviewScreen(make), partial(queue, seeds))
+
+    def queue(seeds: list[int], yes: bool | None) -> None:
+        if not yes:
+            return
+        try:
+            count = launching.queue_study(store, study, base_name, config, seeds, **labels)
+        except MoetuiError as error:  # a variant not ready here, a read-only store
+            app.notify(str(error), title="Cannot queue the study", severity="error")
+            return
+        app.notify(f"Queued {count} runs of study {study.name}.")
+        app.rescan()
+        app.switch_mode("queue")
+
+    seeds = ", ".join(map(str, study.seeds or [])) or "42"
+    app.push_screen(Prompt(f"Seeds for study {study.name} ({len(study.variants)} variants, base {base_name}):",
+                           seeds, "comma-separated integers"), preview)
