@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
 from moetui import launcher
 from moetui.runs import RunStore
@@ -15,7 +15,7 @@ from moetui.tui import create_app
 from moetui.tui.screens.run import RunScreen
 from moetui.tui.widgets.metric_chart import MetricChart
 from tests.tui_fixtures import quick_config
-from tests.tui_pilot import scenario, until
+from tests.tui_pilot import fill_form, scenario, until
 
 FAST = {"eval.eval_every": 5, "eval.eval_steps": 2, "train.batch_size": 4, "model.max_seq_len": 64}
 
@@ -43,11 +43,7 @@ async def test_a_run_launched_from_the_form_streams_outlives_the_tui_and_stops_f
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+n")
-            await until(pilot, lambda: app.screen.query("#edit-train-max_steps"), what="the launch form")
-            for key, value in {**FAST, "train.max_steps": 5000, "data.cache_dir": token_cache_dir}.items():
-                section, name = key.split(".")
-                app.screen.query_one(f"#edit-{section}-{name}", Input).value = str(value)
-            await pilot.pause()
+            await fill_form(pilot, {**FAST, "train.max_steps": 5000, "data.cache_dir": token_cache_dir})
             await pilot.press("ctrl+l")
             await until(pilot, lambda: app.processes, what="the engine to start")
             (run_id,) = app.processes

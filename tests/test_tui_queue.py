@@ -12,10 +12,11 @@ from moetui.runs import RunStore
 from moetui.tui import create_app
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.screens.queue import QueueScreen
+from moetui.tui.screens.study_preview import StudyPreviewScreen
 from tests.cli_helpers import wait_for
 from tests.test_tui_live import FAST
 from tests.tui_fixtures import fixed_store
-from tests.tui_pilot import scenario, until
+from tests.tui_pilot import fill_form, scenario, until
 
 
 @scenario
@@ -34,14 +35,14 @@ async def test_a_study_queued_from_the_form_on_quick_runs_every_variant(runs_dir
         picker.value = "quick"  # as picking it from the list does
         await until(pilot, lambda: app.screen.query_one("#edit-model-d_model", Input).value == "128",
                     what="the quick preset in the form")
-        for key, value in {**FAST, "train.max_steps": 3, "data.cache_dir": token_cache_dir}.items():
-            section, name = key.split(".")
-            app.screen.query_one(f"#edit-{section}-{name}", Input).value = str(value)
-        await pilot.pause()
+        await fill_form(pilot, {**FAST, "train.max_steps": 3, "data.cache_dir": token_cache_dir})
         await pilot.press("ctrl+l")
         await until(pilot, lambda: isinstance(app.screen, Prompt), what="the seeds prompt")
         assert app.screen.query_one("#answer", Input).value == "42"  # the study's own seeds
         await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, StudyPreviewScreen) and app.screen.ready,
+                    what="the study's preview")
+        await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, QueueScreen), what="the queue")
 
     runs = [r for r in store.list() if r.study == "lr-schedule"]

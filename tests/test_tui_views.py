@@ -33,7 +33,7 @@ async def test_an_invalid_field_blocks_launch_and_shows_the_rule(runs_dir):
         await pilot.press(*"5")  # d_model 128 is not divisible by 5
         await pilot.pause()
         assert field.has_class("-invalid")
-        assert "d_model (128) must be divisible by n_heads" in str(field.query_one(".rule", Static).render())
+        assert "d_model (128) must be divisible by n_heads" in str(field.query_one(".help", Static).render())
         await pilot.press("ctrl+l")
         await pilot.pause()
         assert store.list() == []  # refused: nothing created, nothing started
@@ -42,7 +42,7 @@ async def test_an_invalid_field_blocks_launch_and_shows_the_rule(runs_dir):
         field.editor.value = ""
         await pilot.press(*"abc")
         await pilot.pause()
-        assert "expected int" in str(field.query_one(".rule", Static).render())
+        assert "expected int" in str(field.query_one(".help", Static).render())
         field.editor.value = "8"
         await pilot.pause()
         assert not field.has_class("-invalid") and field.has_class("-changed")
