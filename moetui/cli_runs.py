@@ -103,6 +103,8 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
     }
     if record.parent:
         rows["continues"] = _parent(store, record.parent)
+    if record.notes or record.tags:
+        rows["notes / tags"] = " ".join([record.notes or "", *(f"#{tag}" for tag in record.tags or [])]).strip()
     if history.start:
         rows["params"] = (f"{_or_dash(history.params_total, ',')} total, "
                           f"{_or_dash(history.params_active, ',')} active per token")

@@ -70,3 +70,9 @@ def test_tags_typed_in_one_line_are_split_cleaned_and_kept_once():
     assert notes.retag(["a", "b"], add=["#c", "a"], remove=["b"]) == ["a", "c"]
     assert notes.label("lr too high\nsee step 300", ["fig2"]) == "#fig2 lr too high"
     assert notes.label(None, []) == ""
+
+
+def test_show_prints_a_runs_notes_and_tags(runs_dir, no_scheduler):
+    moetui("run", "quick", "--queue", "--note", "baseline for fig 2", "--tag", "fig2")
+    shown = moetui("show", "quick").stdout
+    assert "notes / tags" in shown and "baseline for fig 2 #fig2" in shown

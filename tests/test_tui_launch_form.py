@@ -160,12 +160,13 @@ async def test_the_estimate_follows_the_edited_config_and_says_a_guess_is_one(ru
 
 
 @scenario
-async def test_a_run_is_launched_with_the_notes_and_tags_typed_and_a_bad_tag_stops_it(runs_dir):
+async def test_a_run_is_launched_with_the_name_notes_and_tags_typed_and_a_bad_tag_stops_it(runs_dir):
     app = create_app(RunStore(runs_dir), scan_interval=0.1)
     started = []
     app.start_new_run = lambda config, preset, **labels: started.append(labels)  # no engine in this story
     async with app.run_test(size=(80, 24)) as pilot:
         await _launch_form(pilot)
+        app.screen.query_one("#edit-run-name", Input).value = " top1-probe "
         app.screen.query_one("#edit-run-notes", Input).value = "first look at top-1"
         app.screen.query_one("#edit-run-tags", Input).value = "top1 fig/2"
         await pilot.press("ctrl+l")
@@ -174,7 +175,7 @@ async def test_a_run_is_launched_with_the_notes_and_tags_typed_and_a_bad_tag_sto
         app.screen.query_one("#edit-run-tags", Input).value = "top1 #fig2"
         await pilot.press("ctrl+l")
         await until(pilot, lambda: started, what="the launch")
-        assert started == [{"notes": "first look at top-1", "tags": ["top1", "fig2"]}]
+        assert started == [{"name": "top1-probe", "notes": "first look at top-1", "tags": ["top1", "fig2"]}]
 
 
 @scenario

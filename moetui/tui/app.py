@@ -154,12 +154,12 @@ class MoeTui(App):
         self._follow(run_id, process)
         return True
 
-    def start_new_run(self, config: Config, preset: str | None, **labels: Any) -> str | None:
+    def start_new_run(self, config: Config, preset: str | None, name: str | None = None, **labels: Any) -> str | None:
         """Create and start a run in one step (`launcher.start_new`), so the scheduler never
         sees it queued; returns its id, or None after telling the person why it did not start.
-        `labels`: the run's `notes` and `tags`."""
+        `name`: the person's (else the preset's), made unique; `labels`: the run's `notes` and `tags`."""
         try:
-            record, process = launcher.start_new(self.store, config, name=preset, preset=preset, **labels)
+            record, process = launcher.start_new(self.store, config, name=name or preset, preset=preset, **labels)
         except (OSError, MoetuiError) as error:
             self.notify(str(error), title="Engine failed to start", severity="error")
             return None

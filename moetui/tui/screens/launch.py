@@ -323,7 +323,7 @@ class LaunchScreen(EarlyKeys, Screen):
             queue_study(self.app, self.study, self.base_name, config, edits, labels)
             return
         preset = self.source[1] if self.source else None
-        run_id = self.app.start_new_run(config, preset, **labels)
+        run_id = self.app.start_new_run(config, preset, name=self.form.labels.run_name(), **labels)
         if run_id is not None:
             self.notify(f"Launched {self.app.store.get(run_id).name}.")
             self.app.rescan()

@@ -1,5 +1,6 @@
-"""The run's own notes and tags at the top of the launch form: not config, but what a
-researcher will search the runs table for later (`/#tag`), so typed before launching.
+"""The run's own name, notes and tags at the top of the launch form: not config, but what a
+researcher will look a run up by and search the runs table for later (`/#tag`), so typed
+before launching. The name is only a stem: the store makes it unique (`ablation-2`).
 A tag that cannot be kept is marked as typed, with the rule, as a config field is."""
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class RunLabels(Vertical):
     def compose(self) -> ComposeResult:
         # No help line under these two (the placeholders say it; 80x24 has no row to spare), only
         # the rule a tag breaks.
+        yield FormRow("name", Input(placeholder="default: the preset's (quick, then quick-2, ...)", compact=True,
+                                    id="edit-run-name"), "", id="field-run-name")
         yield FormRow("notes", Input(placeholder="what this run is for", compact=True, id="edit-run-notes"),
                       "", id="field-run-notes")
         yield FormRow("tags", Input(placeholder="e.g. lr-sweep fig2", compact=True, id="edit-run-tags"),
@@ -38,6 +41,10 @@ class RunLabels(Vertical):
         """`notes` and `tags` as a new run keeps them (`TagError` for a tag it cannot keep)."""
         return {"notes": notes.clean_note(self.query_one("#edit-run-notes", Input).value),
                 "tags": notes.parse_tags(self.query_one("#edit-run-tags", Input).value)}
+
+    def run_name(self) -> str | None:
+        """The name typed for a single run, or None for the default (made unique by the store)."""
+        return self.query_one("#edit-run-name", Input).value.strip() or None
 
     def fill(self, note: str | None, tags: list[str]) -> None:
         self.query_one("#edit-run-notes", Input).value = note or ""
