@@ -64,7 +64,7 @@ def _foreground(token_cache_dir, steps):
 @pytest.mark.slow
 @pytest.mark.parametrize("answer, status", [("s", "stopped"), ("d", "completed")])
 def test_ctrl_c_in_the_foreground_asks_stop_or_detach(store, token_cache_dir, answer, status):
-    cli = _foreground(token_cache_dir, 150)
+    cli = _foreground(token_cache_dir, 1000)  # long enough that the Ctrl-C lands mid-run on a fast, idle machine
     try:
         wait_for_step(store, _only_run(store).id, 1)
         cli.send_signal(signal.SIGINT)
