@@ -249,7 +249,38 @@ async def test_a_short_runs_only_val_point_is_not_hidden_by_the_legend_in_compar
         header, *plot = str(val.render()).splitlines()
     assert "val loss ━ short ━ long" in header  # the legend: a line of its own
     (marked,) = [line for line in plot if "●" in line]  # the short run's one point, and no legend's mark
-    assert re.search(r"[┤│]●", marked)  # at the far left: step 10, where the x range starts
+    area = re.split(r"[┤│]", marked, maxsplit=1)[1]  # the plot, right of the y axis
+    assert area.index("●") < len(area) / 10  # near the left: step 10 of the shared range 1-150
+
+
+@scenario
+async def test_compare_draws_with_the_remembered_chart_settings_on_one_x_range_and_its_keys_are_remembered(runs_dir):
+    store = RunStore(runs_dir)
+    ids = [finished_run(store, "short", quick_config(), 9.0, steps=10),
+           finished_run(store, "long", quick_config(), 4.4, steps=40, created=T0 + 100)]
+    app = create_app(store, scan_interval=0.1, redraw_interval=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, ids[1])
+        await pilot.press("l")  # log y in the run view ...
+        await pilot.press("escape")
+        table = app.screen.query_one("#runs", DataTable)
+        for run_id in ids:
+            table.move_cursor(row=table.get_row_index(run_id))
+            await pilot.press("m")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare view")
+        screen = app.screen
+        charts = [screen.query_one(f"#{ident}", MetricChart) for ident in ("cmp-loss", "cmp-val", "cmp-ppl")]
+        await until(pilot, lambda: all(len(c.series) == 4 for c in charts[:1]), what="the curves")
+        assert all(c.log_y for c in charts)  # ... is the comparison's too
+        await pilot.press("a")  # steps -> tokens, here as in the run view
+        await until(pilot, lambda: charts[0].x_axis == "tokens", what="the tokens axis")
+        assert {c.x_range for c in charts} == {(2048, 40 * 2048)}  # one range: the short run's first eval included
+        label = str(screen.query_one(TabbedContent).get_tab("tab-curves").label)
+        assert label == "Curves · x tokens · EMA 0.9 · log y"
+        await pilot.press("escape")
+        screen = await _open(pilot, ids[0])
+        assert screen.query_one("#chart-loss", MetricChart).x_axis == "tokens"
 
 
 @scenario

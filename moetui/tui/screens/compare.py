@@ -16,8 +16,9 @@ from moetui.report import cells
 from moetui.report.identity import distinct
 from moetui.report.ranking import Ranking, ReportError
 from moetui.report.run_config import read_run_config
-from moetui.tui.chart_data import color_of, metric_series
+from moetui.tui.chart_data import color_of, metric_series, shared_x_range
 from moetui.tui.compare_data import differing_keys, export, ranking_of
+from moetui.tui.screens.chart_keys import CHART_BINDINGS, ChartKeys, settings_label
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.widgets.metric_chart import MetricChart
@@ -27,14 +28,13 @@ CHARTS = (("cmp-loss", "train loss", "loss"), ("cmp-val", "val loss", "val_loss"
           ("cmp-ppl", "val perplexity", "val_perplexity"), ("cmp-lr", "learning rate", "lr"))
 
 
-class CompareScreen(LiveScreen):
+class CompareScreen(ChartKeys, LiveScreen):
     CSS_PATH = "compare.tcss"
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("b", "baseline", "Baseline"),
         Binding("e", "export", "Export"),
-        Binding("s", "smoothing", "Smooth"),
-        Binding("l", "log_scale", "Log"),
+        *CHART_BINDINGS,
     ]
 
     def __init__(self, run_ids: list[str]) -> None:
@@ -42,8 +42,6 @@ class CompareScreen(LiveScreen):
         self.run_ids = run_ids
         self.baseline = run_ids[0]
         self.baseline_choice = "the first marked run"
-        self.smoothing = True
-        self.log_y = False
         self.ranking: Ranking | None = None
         self._ranked: tuple | None = None  # what the ranking was computed from
 
@@ -57,7 +55,7 @@ class CompareScreen(LiveScreen):
                     yield Static("", id="ranking-notes")
             with TabPane("Config diff", id="tab-diff"):
                 yield Table(id="config-diff", cursor_type="row")
-            with TabPane("Curves", id="tab-curves"):
+            with TabPane(settings_label(self.settings, "Curves"), id="tab-curves"):
                 with Grid(id="compare-charts"):
                     for ident, title, metric in CHARTS:
                         yield MetricChart(title, id=ident, empty="no eval yet" if "val" in metric else "no step yet")
@@ -90,12 +88,15 @@ class CompareScreen(LiveScreen):
                                     for i, label in enumerate(labels) for r, g, b in [color_of(i)])
         self.query_one("#legend", Static).update(legend)
         self._draw_ranking()
-        smooth = 0.9 if self.smoothing else None
+        s = self.settings
+        smooth = s.strength if s.smoothing else None
         histories = [(label, self.app.state.history(run_id)) for label, run_id in zip(labels, self.run_ids)]
-        for ident, _, metric in CHARTS:
-            series = [s for i, (name, history) in enumerate(histories)
-                      for s in metric_series(history, metric, name, color_of(i), smooth)]
-            self.query_one(f"#{ident}", MetricChart).show(series, self.log_y and metric != "lr")
+        charts = [(ident, metric, [line for i, (name, history) in enumerate(histories)
+                                   for line in metric_series(history, metric, name, color_of(i), smooth, s.x_axis)])
+                  for ident, _, metric in CHARTS]
+        x_range = shared_x_range(drawn for _, _, drawn in charts)  # the runs side by side on one axis
+        for ident, metric, drawn in charts:
+            self.query_one(f"#{ident}", MetricChart).show(drawn, s.log_y and metric != "lr", x_range, s.x_axis)
 
     def _draw_ranking(self) -> None:
         # Ranking reads the runs' files: redo it only when these runs (not others) moved.
@@ -131,12 +132,8 @@ class CompareScreen(LiveScreen):
         self.notify(f"Baseline: {self.app.run_name(self.baseline)}", timeout=2)
         self.redraw_now()
 
-    def action_smoothing(self) -> None:
-        self.smoothing = not self.smoothing
-        self.redraw_now()
-
-    def action_log_scale(self) -> None:
-        self.log_y = not self.log_y
+    def settings_changed(self) -> None:
+        self.query_one(TabbedContent).get_tab("tab-curves").label = settings_label(self.settings, "Curves")
         self.redraw_now()
 
     def action_export(self) -> None:

@@ -17,12 +17,11 @@ from engine.config import Config
 from engine.rundir import LOG_FILE
 from moetui.history import RunHistory
 from moetui.report.run_config import read_run_config
-from moetui.tui import chart_settings
-from moetui.tui.chart_data import X_AXES, Series, color_of, metric_series, shared_x_range
-from moetui.tui.chart_settings import STRENGTHS, ChartSettings
+from moetui.tui.chart_data import Series, color_of, metric_series, shared_x_range
 from moetui.tui.log_tail import tail_lines
 from moetui.tui.progress import preparing
 from moetui.tui.run_figures import figures
+from moetui.tui.screens.chart_keys import CHART_BINDINGS, ChartKeys, settings_label
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.expert_load import ExpertLoad
 from moetui.tui.widgets.metric_chart import MetricChart
@@ -31,22 +30,17 @@ from moetui.tui.widgets.prepare_panel import PreparePanel
 from moetui.tui.widgets.run_hardware import RunHardware
 from moetui.tui.widgets.samples_view import SamplesView
 
-_STRENGTH = Binding.Group("EMA")  # short words: the footer must hold every key at 80 columns
 # (id, title, what an empty chart says)
 CHARTS = (("chart-loss", "loss", "no step yet"), ("chart-ppl", "val perplexity", "no eval yet"),
           ("chart-lr", "learning rate", "no step yet"), ("chart-tps", "tokens/s", "no step yet"),
           ("chart-grad", "grad norm", "no step yet"), ("chart-aux", "aux (balance) loss", "no step yet"))
 
 
-class RunScreen(LiveScreen):
+class RunScreen(ChartKeys, LiveScreen):
     CSS_PATH = ["run.tcss", "../widgets/run_hardware.tcss"]
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("s", "smoothing", "Smooth"),
-        Binding("plus,equals_sign", "strength(1)", "Smoother", group=_STRENGTH),
-        Binding("minus", "strength(-1)", "Rougher", group=_STRENGTH),
-        Binding("l", "log_scale", "Log y"),
-        Binding("a", "x_axis", "Axis"),
+        *CHART_BINDINGS,
         Binding("x", "stop", "Stop"),
         Binding("r", "resume", "Resume"),
         Binding("n", "continue", "Continue", show=False),
@@ -64,7 +58,7 @@ class RunScreen(LiveScreen):
         yield NumbersPanel(id="run-summary")
         yield RunHardware(self.run_id)
         with TabbedContent():
-            with TabPane(self._charts_label(), id="tab-charts"):
+            with TabPane(settings_label(self.settings), id="tab-charts"):
                 yield PreparePanel(id="prepare")
                 with Grid(id="charts"):
                     for ident, title, empty in CHARTS:
@@ -89,16 +83,6 @@ class RunScreen(LiveScreen):
         self.query_one("#config", Static).update(
             Content(f"Config unreadable: {problem}") if self.config is None
             else Syntax(self.config.to_toml(), "toml", background_color="default"))
-
-    @property
-    def settings(self) -> ChartSettings:
-        return self.app.chart_settings
-
-    def _charts_label(self) -> str:
-        """The chart settings in the tab's label: no row of their own, in sight with the charts."""
-        s = self.settings
-        return " · ".join(["Charts", f"x {s.x_axis}", f"EMA {s.strength:g}" if s.smoothing else "raw",
-                           *["log y"] * s.log_y])
 
     def redraw(self) -> None:
         record = self.app.state.records.get(self.run_id)
@@ -146,24 +130,8 @@ class RunScreen(LiveScreen):
         log.write_lines(tail_lines(path))
 
     # ---- keys ----------------------------------------------------------------------------
-    def action_smoothing(self) -> None:
-        self._change(smoothing=not self.settings.smoothing)
-
-    def action_strength(self, direction: int) -> None:
-        i = STRENGTHS.index(self.settings.strength) + direction
-        self._change(strength=STRENGTHS[max(0, min(len(STRENGTHS) - 1, i))], smoothing=True)
-
-    def action_log_scale(self) -> None:
-        self._change(log_y=not self.settings.log_y)
-
-    def action_x_axis(self) -> None:
-        """Steps, then tokens seen, then training time, then steps again."""
-        self._change(x_axis=X_AXES[(X_AXES.index(self.settings.x_axis) + 1) % len(X_AXES)])
-
-    def _change(self, **changes: object) -> None:
-        self.app.chart_settings = self.settings.replace(**changes)
-        chart_settings.save(self.app.chart_settings)  # a home it cannot write: remembered for this session
-        self.query_one(TabbedContent).get_tab("tab-charts").label = self._charts_label()
+    def settings_changed(self) -> None:
+        self.query_one(TabbedContent).get_tab("tab-charts").label = settings_label(self.settings)
         self.redraw_now()
 
     def action_stop(self) -> None:
