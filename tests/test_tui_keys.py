@@ -150,9 +150,16 @@ async def test_at_80_columns_the_runs_table_keeps_val_loss_and_ppl_in_view(runs_
         assert "group" not in keys  # the name holds study and variant
         right = sum(column.get_render_width(table) for column in table.ordered_columns[:keys.index("ppl") + 1])
         assert right <= table.scrollable_content_region.width
+        sorts = []
+        for _ in range(len(keys)):  # `s` cycles through the columns on screen, then back to none
+            await pilot.press("s")
+            sorts.append(app.screen.sort)
+        assert sorts == [*keys[1:], None]  # no study/variant, no tags/notes: nothing sorted out of sight
         await pilot.resize_terminal(120, 30)
         await until(pilot, lambda: "group" in [c.key.value for c in table.ordered_columns],
                     what="study/variant back at 120 columns")
+        await pilot.press("s", "s")
+        assert app.screen.sort == "group"
 
 
 @scenario

@@ -144,9 +144,11 @@ class RunsScreen(LiveScreen):
         self.table.focus()
 
     def action_sort(self) -> None:
-        """Cycle the sort column (the table's own order after the last one)."""
-        order = [None, *SORTABLE]
-        self.sort = order[(order.index(self.sort) + 1) % len(order)]
+        """Cycle the sort column among those on screen (the table's own order after the last
+        one): sorting by a column the width hides would reorder the rows for no visible reason."""
+        order = [None, *(key for key in SORTABLE if key in self.table.shown_keys)]
+        at = order.index(self.sort) if self.sort in order else 0
+        self.sort = order[(at + 1) % len(order)]
         self._announce_sort()
 
     def action_reverse(self) -> None:

@@ -52,6 +52,11 @@ class RunsTable(Table):
         hidden = {"group": _GROUP_FROM, "notes": _NOTES_FROM}
         return tuple(i for i, key in enumerate(_KEYS) if width >= hidden.get(key, 0))
 
+    @property
+    def shown_keys(self) -> list[str]:
+        """The columns on screen at this width (the sort key cycles through these alone)."""
+        return [_KEYS[i] for i in self._columns_for(self.size.width)]
+
     def _cell(self, i: int, text: str) -> str | Text:
         if i == _STATUS:
             return Text(text, style=STATUS_STYLES.get(text, ""))
