@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the real TUI inside tmux at 80x24, drive it with keys and check what the pane shows:
 # it opens on the runs screen, the launch form marks a bad value with its rule and refuses
-# to launch, the command palette finds actions; then a run launched from the form trains:
+# to launch, the command palette finds actions; then a run named and launched from the form trains:
 # its numbers panel counts steps, x shows stopping… until it has stopped, r
 # resumes it and its Samples tab shows generated text; ? lists the keys, and ctrl+q quits.
 # CI runs this through tests/test_tui_tmux.py. Usage: scripts/tui_tmux_check.sh  (needs
@@ -64,6 +64,12 @@ echo "runs screen on show after $(( ($(date +%s%N) - start) / 1000000 )) ms (tmu
 
 keys C-n
 expect "preset quick"
+keys Enter  # from the preset list into the form ...
+sleep 0.5
+keys Down  # ... to its first row: the run's name
+sleep 0.3
+keys -l "tmux-demo"  # kept while the form is left and come back to, and used by the launch below
+expect "tmux-demo"
 field model.d_model abc
 expect "expected int"
 expect "cannot launch: model.d_model"
@@ -81,7 +87,7 @@ expect "Queue"
 keys Enter
 expect "Nothing queued or running"
 
-# A run's life: launch a small quick (slow enough steps to see stopping…), watch, stop, resume.
+# A run's life: launch a small quick named tmux-demo (slow enough steps to see stopping…), watch, stop, resume.
 keys C-n
 expect "preset quick"
 field model.d_model 128
@@ -90,8 +96,8 @@ expect "16 → 32"  # in "Changed from preset"
 field eval.sample_prompts "Once upon a time"  # continued at every eval, and at the one a stop makes
 expect "2 changed, valid"
 keys C-l
-expect "Launched quick"
-expect_re "quick +running"
+expect "Launched tmux-demo"
+expect_re "tmux-demo +running"
 keys Enter
 expect_re "step [0-9]+/200"
 first=$(pane | grep -oE "step [0-9]+/200" | head -1)
@@ -104,20 +110,20 @@ keys x
 expect "checkpoints and can be resumed"
 keys y
 expect "stopping…"
-expect_re "quick +stopped"
+expect_re "tmux-demo +stopped"
 keys r
-expect "Resuming quick"
-expect_re "quick +running"
+expect "Resuming tmux-demo"
+expect_re "tmux-demo +running"
 keys Right Right  # the tabs: Charts, Experts, Samples
 expect "Once upon a time"
 keys '?'
-expect "Keys: quick"
+expect "Keys: tmux-demo"
 expect "Continue"
 keys q
 keys x
 expect "checkpoints and can be resumed"
 keys y
-expect_re "quick +stopped"
+expect_re "tmux-demo +stopped"
 
 keys C-q
 expect "EXITED"
