@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import Config
-from engine.moe import MoE, DenseFFN
+from engine.moe import DenseFFN, ExpertPath, MoE, expert_path_on
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -97,6 +97,14 @@ class Block(nn.Module):
         x_BTD = x_BTD + self.drop(self.attn(self.norm_attn(x_BTD)))
         h_BTD, routing = self.ffn(self.norm_ffn(x_BTD))
         return x_BTD + self.drop(h_BTD), routing
+
+
+def expert_path(cfg: Config, device: torch.device, autocast_dtype: torch.dtype | None) -> ExpertPath:
+    """How this config's experts compute on `device` under `autocast_dtype` (the start event's
+    `expert_path`); the MoE layers decide the same way at every forward."""
+    if cfg.moe.num_experts == 1:
+        return ExpertPath("dense", "moe.num_experts = 1: one FFN per block")
+    return expert_path_on(device, autocast_dtype, cfg.moe.grouped_gemm, cfg.model.d_model, cfg.expert_d_ff)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The MoE is three parts so that the fast path swaps in alone: `route` (router ->
 top-k gates and the load-balancing loss), `expert_compute` (token groups x expert
-weights; per-expert matmuls or `torch._grouped_mm` on CUDA) and `MoE`, which sorts
+weights; per-expert matmuls or `torch._grouped_mm` on CUDA, see
+`choose_expert_path`) and `MoE`, which sorts
 tokens by expert, calls the two and scatters the results back.
 
 Tensor-name suffixes give shapes: N tokens (B*T flattened), D model width, F expert
@@ -45,6 +46,71 @@ class ExpertWeights(nn.Module):
         return self.hidden(x_GD @ self.w_up_EFD[e].T, gate) @ self.w_down_EDF[e].T
 
 
+GROUPED_ALIGN = 8  # torch._grouped_mm wants every non-unit stride a multiple of 16 bytes: 8 bf16 elements
+
+
+@dataclass(frozen=True)
+class ExpertPath:
+    """How the experts of a run compute, as the start event and engine.log report it."""
+    name: str  # "grouped", "grouped+padded", "loop" or "dense"
+    reason: str
+
+    @property
+    def grouped(self) -> bool:
+        return self.name.startswith("grouped")
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def choose_expert_path(enabled: bool, device_type: str, capability: tuple[int, int] | None,
+                       autocast_dtype: torch.dtype | None, d_model: int, d_ff: int) -> ExpertPath:
+    """The expert computation a MoE layer uses, from what the run is and has (no CUDA needed).
+
+    torch._grouped_mm trains only on CUDA (its CPU kernel has no backward in torch 2.13),
+    needs Hopper-class tensor cores and computes in bf16 -- so only under bf16 autocast,
+    never in a run that asked for fp32 or fp16. It also needs 16-byte-aligned strides: at a
+    width or expert hidden size that is not a multiple of 8 the layer zero-pads both (the
+    same sums, with zeros added) rather than crash at step 1 or fall back to the loop."""
+    if not enabled:
+        return ExpertPath("loop", "moe.grouped_gemm = false")
+    if device_type != "cuda":
+        return ExpertPath("loop", f"grouped GEMM trains on CUDA only, this run is on {device_type}")
+    if not hasattr(torch, "_grouped_mm"):
+        return ExpertPath("loop", f"torch {torch.__version__} has no grouped GEMM")
+    if capability is None or capability < (9, 0):
+        found = "unknown" if capability is None else "%d.%d" % capability
+        return ExpertPath("loop", f"grouped GEMM needs compute capability 9.0 (Hopper), this GPU has {found}")
+    if autocast_dtype != torch.bfloat16:
+        return ExpertPath("loop", "grouped GEMM computes in bf16, this run does not (train.amp_dtype)")
+    padded_d, padded_f = _round_up(d_model, GROUPED_ALIGN), _round_up(d_ff, GROUPED_ALIGN)
+    if (padded_d, padded_f) == (d_model, d_ff):
+        return ExpertPath("grouped", "bf16 grouped GEMM, no host sync")
+    return ExpertPath("grouped+padded", f"bf16 grouped GEMM with d_model {d_model} -> {padded_d} and expert "
+                                        f"hidden {d_ff} -> {padded_f} zero-padded to multiples of {GROUPED_ALIGN}")
+
+
+def expert_path_on(device: torch.device, autocast_dtype: torch.dtype | None, enabled: bool, d_model: int,
+                   d_ff: int) -> ExpertPath:
+    """`choose_expert_path` for a device of this machine (asks CUDA for its capability)."""
+    capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
+    return choose_expert_path(enabled, device.type, capability, autocast_dtype, d_model, d_ff)
+
+
+def grouped_gemm_usable(device: torch.device) -> bool:
+    """Whether grouped GEMM (padded or not) runs on `device` under the autocast in force."""
+    return expert_path_on(device, _autocast_dtype(device), True, GROUPED_ALIGN, GROUPED_ALIGN).grouped
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast dtype in force for `device` right now, or None outside autocast."""
+    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
+
+
+# A graph boundary for torch.compile: the group sizes read to the host would break the
+# graph anyway, and each new set of sizes would recompile the code after the break.
+@torch.compiler.disable
 def _looped_experts(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights) -> torch.Tensor:
     """Per-expert matmuls over the contiguous groups of sorted slots.
 
@@ -54,31 +120,35 @@ def _looped_experts(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights
     return torch.cat([w.one(x_GD, e) for e, x_GD in enumerate(groups)])
 
 
+def _pad_last2(t: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Zero-pad the last two dims up to (rows, cols); `t` itself when nothing is missing."""
+    missing_rows, missing_cols = rows - t.shape[-2], cols - t.shape[-1]
+    return F.pad(t, (0, missing_cols, 0, missing_rows)) if missing_rows or missing_cols else t
+
+
 def _grouped_experts(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights) -> torch.Tensor:
     """One grouped GEMM per projection, in bf16; group offsets stay on the device (no host
-    sync). Autocast does not cover torch._grouped_mm, hence the explicit casts."""
+    sync). Autocast does not cover torch._grouped_mm, hence the explicit casts.
+
+    Widths that are not multiples of 8 are zero-padded (P, Q = D, F rounded up): the padded
+    input columns meet zero weight rows, the padded hidden units are activation(0) = 0 for
+    silu, gelu and SwiGLU, so the first D output columns are the unpadded result."""
+    D, F_ = w.w_up_EFD.shape[-1], w.w_up_EFD.shape[-2]
+    P, Q = _round_up(D, GROUPED_ALIGN), _round_up(F_, GROUPED_ALIGN)
     offs_E = counts_E.cumsum(0).to(torch.int32)
 
-    def mm(a_SI: torch.Tensor, w_EOI: torch.Tensor) -> torch.Tensor:
-        return torch._grouped_mm(a_SI.to(torch.bfloat16), w_EOI.to(torch.bfloat16).transpose(-2, -1),
-                                 offs=offs_E)
+    def mm(a_SI: torch.Tensor, w_EOI: torch.Tensor, out: int, inner: int) -> torch.Tensor:
+        w_EOI = _pad_last2(w_EOI.to(torch.bfloat16), out, inner)
+        return torch._grouped_mm(a_SI, w_EOI.transpose(-2, -1), offs=offs_E)
 
-    gate = mm(x_SD, w.w_gate_EFD) if w.w_gate_EFD is not None else None
-    return mm(w.hidden(mm(x_SD, w.w_up_EFD), gate), w.w_down_EDF)
-
-
-def grouped_gemm_usable(device: torch.device) -> bool:
-    """torch._grouped_mm trains only on CUDA (its CPU kernel has no backward in torch 2.13),
-    needs Hopper-class tensor cores, and computes in bf16 -- so only under bf16 autocast,
-    never in a run that asked for fp32 or fp16."""
-    return (device.type == "cuda" and hasattr(torch, "_grouped_mm")
-            and torch.cuda.get_device_capability(device) >= (9, 0)
-            and torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda") == torch.bfloat16)
+    x_SP = _pad_last2(x_SD.to(torch.bfloat16), x_SD.shape[0], P)
+    gate_SQ = mm(x_SP, w.w_gate_EFD, Q, P) if w.w_gate_EFD is not None else None
+    return mm(w.hidden(mm(x_SP, w.w_up_EFD, Q, P), gate_SQ), w.w_down_EDF, P, Q)[:, :D]
 
 
-def expert_compute(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights, grouped: bool) -> torch.Tensor:
+def expert_compute(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights, path: ExpertPath) -> torch.Tensor:
     """Apply expert e to its group of rows; rows of `x_SD` are sorted by expert id."""
-    return _grouped_experts(x_SD, counts_E, w) if grouped else _looped_experts(x_SD, counts_E, w)
+    return _grouped_experts(x_SD, counts_E, w) if path.grouped else _looped_experts(x_SD, counts_E, w)
 
 
 @dataclass
@@ -129,6 +199,11 @@ class MoE(nn.Module):
         self.router_ED = nn.Parameter(torch.empty(num_experts, d_model))
         self.experts = ExpertWeights(num_experts, d_model, d_ff, activation, dropout)
 
+    def path(self, device: torch.device, autocast_dtype: torch.dtype | None) -> ExpertPath:
+        """The expert computation this layer uses on `device` under `autocast_dtype`."""
+        d_ff, d_model = self.experts.w_up_EFD.shape[-2:]
+        return expert_path_on(device, autocast_dtype, self.use_grouped, d_model, d_ff)
+
     def forward(self, x_BTD: torch.Tensor) -> tuple[torch.Tensor, Routing]:
         B, T, D = x_BTD.shape
         x_ND = x_BTD.reshape(B * T, D)
@@ -136,10 +211,10 @@ class MoE(nn.Module):
 
         order_S = torch.argsort(routing.experts_NK.flatten(), stable=True)
         token_S = order_S // self.top_k  # slot n*K + k belongs to token n
-        grouped = self.use_grouped and grouped_gemm_usable(x_ND.device)
+        path = self.path(x_ND.device, _autocast_dtype(x_ND.device))
         # index_select, not x[idx]: its backward is an index_add; indexing's (an accumulating
         # index_put) sorts the indices first on CUDA.
-        out_SD = expert_compute(x_ND.index_select(0, token_S), routing.counts_E, self.experts, grouped)
+        out_SD = expert_compute(x_ND.index_select(0, token_S), routing.counts_E, self.experts, path)
         out_SD = out_SD * routing.gates_NK.flatten().index_select(0, order_S)[:, None].to(out_SD.dtype)
         out_ND = torch.zeros_like(x_ND, dtype=out_SD.dtype).index_add_(0, token_S, out_SD)
         return out_ND.reshape(B, T, D).to(x_BTD.dtype), routing

@@ -20,7 +20,7 @@ END_STATUSES = ("completed", "stopped", "failed", "diverged")
 # Fields each event carries besides v/type/t (documented here, checked in tests).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "start": ("step", "config", "params_total", "params_active", "device", "dtype", "world_size",
-              "tokens_per_step", "max_steps", "vocab_size", "resumed"),
+              "tokens_per_step", "max_steps", "vocab_size", "resumed", "expert_path"),  # expert_path: {name, reason}
     "prepare": ("stage", "done", "total"),  # optional: tokens_per_s, message
     "step": ("step", "loss", "aux_loss", "lr", "grad_norm", "tokens_per_s", "tokens", "elapsed"),
     "eval": ("step", "val_loss", "val_accuracy", "val_perplexity"),

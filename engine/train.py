@@ -35,7 +35,7 @@ from engine.evaluate import evaluate
 from engine.events import EventSink, log
 from engine.generate import generate, sample_prompts
 from engine.guards import NAN_HINT, LossGuard, Reading, ThroughputGuard, Trip, judge, row, weights_finite
-from engine.model import MoETransformer
+from engine.model import MoETransformer, expert_path
 from engine.optim import Optimizers, build_optimizers
 from engine.precision import Precision, choose_precision, enable_tf32
 from engine.protocol import make_event
@@ -156,11 +156,14 @@ class Trainer:
 
     def _emit_start(self) -> None:
         total, active = self.model.param_counts()
+        path = expert_path(self.cfg, self.device, self.precision.autocast_dtype)
         self._emit("start", step=self.progress.step, config=self.cfg.to_dict(), params_total=total,
                    params_active=active, device=str(self.device), dtype=self.precision.name,
                    world_size=self.world.size, tokens_per_step=self.tokens_per_step, max_steps=self.cfg.train.max_steps,
-                   vocab_size=self.vocab_size, resumed=self.resumed)
-        log(f"model: {total:,} parameters, {active:,} active per token; {self.precision.name} on {self.device}")
+                   vocab_size=self.vocab_size, resumed=self.resumed,
+                   expert_path={"name": path.name, "reason": path.reason})
+        log(f"model: {total:,} parameters, {active:,} active per token; {self.precision.name} on {self.device}; "
+            f"experts: {path.name} ({path.reason})")
 
     def _lrs(self, factor: float) -> tuple[float, float]:
         """(main lr, AdamW lr) at this factor; main = Muon's, or AdamW's when AdamW runs alone."""
