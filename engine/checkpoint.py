@@ -43,17 +43,25 @@ class Progress:
     metrics: dict[str, float] = field(default_factory=dict)  # latest train/val metrics, for `end`
 
 
-def rng_states() -> dict[str, Any]:
+def rng_states(device: torch.device) -> dict[str, Any]:
+    """The CPU generator's state and, on CUDA, the state of the run's own device only: a
+    rank draws from one device, and a list over every visible GPU would be restored by
+    index on a machine that may have fewer GPUs, or others in their place."""
     states: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
     return states
 
 
-def set_rng_states(states: dict[str, Any]) -> None:
+def set_rng_states(states: dict[str, Any], device: torch.device) -> None:
+    """Restore `rng_states` onto this run's device, whichever GPU it is now. A checkpoint
+    written before holds one state per visible GPU: device 0's is the one a single-device
+    run or rank 0 drew from."""
     torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+    cuda_state = states.get("cuda")
+    if device.type != "cuda" or cuda_state is None:
+        return
+    torch.cuda.set_rng_state(cuda_state[0] if isinstance(cuda_state, list) else cuda_state, device)
 
 
 def save_checkpoint(path: Path, model: nn.Module, optimizers: Optimizers, scaler: torch.amp.GradScaler,
@@ -66,7 +74,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizers: Optimizers, scaler
         "optimizers": optimizers.state_dict(),
         "scaler": scaler.state_dict(),
         "data": data_state,
-        "rng": rng_states(),
+        "rng": rng_states(next(model.parameters()).device),
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)

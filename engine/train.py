@@ -135,7 +135,7 @@ class Trainer:
             payload = load_checkpoint(self.checkpoint_path)
             self.progress = restore(payload, self.model, self.optimizers, self.scaler)
             self.stream.load_state_dict(payload["data"])
-            set_rng_states(payload["rng"])
+            set_rng_states(payload["rng"], device)
         if world.rank:  # dropout and router noise differ per rank; rank 0 draws as a single device would
             torch.manual_seed(rank_seed(t.seed, world.rank, self.progress.step))
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
