@@ -97,3 +97,18 @@ async def test_bug3_the_study_description_names_the_preset_picked_to_run_it_on(r
         app.screen.query_one("#study-base", Select).value = "quick"
         await until(pilot, lambda: "base quick" in str(about.render()), what="the picked base described")
         assert "base baseline" not in str(about.render())
+
+
+@scenario
+async def test_keys_typed_right_after_enter_on_a_preset_go_to_the_form_not_the_preset_list(runs_dir):
+    """enter on a preset, then at once down and a name: the down moved the list's highlight
+    (the form took the focus only when the pick was handled) and the name was lost."""
+    app = create_app(RunStore(runs_dir), scan_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for loop in range(LOOPS // 4):
+            _type_ahead(app, "ctrl+n")
+            await until(pilot, lambda: app.focused is not None and app.focused.id == "presets", what="the preset list")
+            _type_ahead(app, "enter", "down", *"named")
+            await _typed_into(pilot, "edit-run-name", "named", loop=loop)
+            assert app.screen.source == ("preset", "quick")  # the highlight never moved off it
+            await _next_try(app)

@@ -36,6 +36,7 @@ from moetui.tui.screens.field_finder import FieldFinder
 from moetui.tui.screens.prompt import Prompt
 from moetui.tui.screens.study_preview import queue_study
 from moetui.tui.widgets.config_form import ConfigForm
+from moetui.tui.widgets.preset_list import PresetList
 from moetui.tui.widgets.size_estimate import SizeEstimate
 
 DEFAULT_PRESET = "preset:quick"
@@ -70,7 +71,7 @@ class LaunchScreen(EarlyKeys, Screen):
         yield Header()
         with Horizontal():
             with Vertical(id="launch-left"):
-                yield OptionList(*options, id="presets")
+                yield PresetList(*options, id="presets")
                 with Vertical(id="study-base-box") as box:
                     box.display = False  # shown while a study is picked: its variants go on top of this preset
                     yield Label("Study runs on preset", id="study-base-label")
@@ -161,10 +162,11 @@ class LaunchScreen(EarlyKeys, Screen):
             self.query_one("#launch-about", Static).update(self._about(event.option.id))
 
     @on(OptionList.OptionSelected, "#presets")
-    def _picked(self, event: OptionList.OptionSelected) -> None:
+    async def _picked(self, event: OptionList.OptionSelected) -> None:
         option_id = event.option.id
         self._unless_edits_kept(f"load {option_id.split(':', 1)[1]}", partial(self._select, option_id),
                                 self._highlight_source)
+        await self.query_one(PresetList).release()  # the keys typed meanwhile: to the form, or the dialog
 
     def _select(self, option_id: str) -> None:
         loaded = self._load(option_id)
