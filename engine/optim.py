@@ -89,6 +89,19 @@ class Optimizers:
             for group in opt.param_groups:
                 group["lr"] = group["peak_lr"] * factor
 
+    def step(self, scaler: torch.amp.GradScaler, grad_norm: torch.Tensor) -> None:
+        """Step every optimizer, or none: one decision for the whole step. Under a gradient
+        scaler (fp16) a non-finite gradient anywhere -- the unscaled global norm is then inf
+        or nan -- skips them all and the scaler lowers its scale. GradScaler.step lets each
+        optimizer judge its own gradients alone: an inf in the embedding's skipped AdamW
+        while Muon still applied a full momentum update. Deciding reads one flag to the
+        host, in fp16 runs only (GradScaler.step read one per optimizer); bf16 and fp32
+        runs step without a sync, and a non-finite loss there is the guards' to report."""
+        if not scaler.is_enabled() or bool(torch.isfinite(grad_norm)):
+            for opt in self.optimizers:
+                opt.step()
+        scaler.update()  # from the inf checks every optimizer's unscale_ recorded
+
     def zero_grad(self) -> None:
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)

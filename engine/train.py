@@ -68,7 +68,8 @@ class StepResult:
 def train_step(forward: Callable, stream: BatchStream, optimizers: Optimizers, scaler: torch.amp.GradScaler,
                precision: Precision, params: list[nn.Parameter], accum: int, grad_clip: float,
                parallel: nn.Module | None = None) -> StepResult:
-    """One optimizer step over `accum` micro-batches. Losses stay on the device: no host sync.
+    """One optimizer step over `accum` micro-batches. Losses stay on the device: no host sync
+    (but fp16's skip decision, see Optimizers.step).
     `parallel`: the DistributedDataParallel module, whose gradient all-reduce runs only with
     the last micro-batch's backward."""
     optimizers.zero_grad()
@@ -87,9 +88,7 @@ def train_step(forward: Callable, stream: BatchStream, optimizers: Optimizers, s
     for opt in optimizers.optimizers:
         scaler.unscale_(opt)  # clip and report the true gradient, not the fp16-scaled one
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
-    for opt in optimizers.optimizers:
-        scaler.step(opt)
-    scaler.update()
+    optimizers.step(scaler, grad_norm)
     return StepResult(lm_sum / accum, aux_sum / accum, grad_norm, counts_LE)
 
 
