@@ -8,7 +8,7 @@ unshifted inputs, which measures copying, not prediction.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,10 +23,11 @@ def next_token_accuracy(logits_BTV: torch.Tensor, targets_BT: torch.Tensor) -> t
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, forward: Callable, batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+def evaluate(model: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
              precision: Precision) -> dict[str, float]:
     """Mean over `batches` (all the same size) in eval mode: no dropout, no router noise.
-    `forward` is the (maybe compiled) callable of `model`, whose logits carry the answer."""
+    Called with the bare model, never a DDP wrapper: rank 0 evaluates alone, and the
+    wrapper's forward may wait for the other ranks."""
     was_training = model.training
     model.eval()
     device = batches[0][0].device
@@ -34,7 +35,7 @@ def evaluate(model: nn.Module, forward: Callable, batches: Sequence[tuple[torch.
     correct_sum = torch.zeros((), device=device)
     for x_BT, y_BT in batches:
         with precision.autocast():
-            logits_BTV = forward(x_BT).logits_BTV
+            logits_BTV = model(x_BT).logits_BTV
         loss_sum = loss_sum + F.cross_entropy(logits_BTV.float().flatten(0, 1), y_BT.flatten())
         correct_sum = correct_sum + next_token_accuracy(logits_BTV, y_BT)
     model.train(was_training)

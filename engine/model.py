@@ -14,6 +14,7 @@ E experts, L MoE layer applications.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -160,6 +161,15 @@ class MoETransformer(nn.Module):
         # The weight is applied here, from the config: the seed's weight never reached its layers.
         loss = lm_loss + self.load_balancing_weight * aux_sum
         return ModelOutput(logits_BTV, loss, lm_loss, aux_mean, counts_LE)
+
+    def compile_blocks(self, backend: str | Callable = "inductor") -> None:
+        """torch.compile every transformer block in place (train.compile). Per block, not the
+        whole model: one block's code compiles once and serves every layer and recursive
+        pass, where the whole model would unroll layers x cycles into one long compile;
+        inside a block the per-expert loop is a graph boundary (engine.moe._looped_experts).
+        The embedding, output head and loss stay eager."""
+        for layer in self.layers:
+            layer.compile(backend=backend)
 
     def param_counts(self) -> tuple[int, int]:
         """(total, active per token): a tied embedding counts once; a token uses every

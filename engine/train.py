@@ -143,11 +143,10 @@ class Trainer:
         self.throughput = ThroughputGuard(t.min_throughput_ratio, t.throughput_minutes)
         self._evaluated_step = -1  # the step of the last eval event
         self._line_at: tuple[int, float] | None = None  # (step, monotonic time) of engine.log's last step line
+        if t.compile:
+            self.model.compile_blocks()
         self.parallel = wrap(self.model, device) if world.distributed else None
-        trained = self.parallel or self.model
-        self.forward = torch.compile(trained) if t.compile else trained
-        # Rank 0 evaluates alone, so not through the DDP module (its forward may sync ranks).
-        self.eval_forward = self.model if world.distributed else self.forward
+        self.forward = self.parallel or self.model
 
     # ---- events -----------------------------------------------------------------------
     def _emit(self, type: str, **fields) -> None:
@@ -187,7 +186,7 @@ class Trainer:
     def _eval(self) -> None:
         if not self.world.is_main:
             return
-        metrics = evaluate(self.model, self.eval_forward, self.val, self.precision)
+        metrics = evaluate(self.model, self.val, self.precision)
         self._evaluated_step = self.progress.step
         self.progress.metrics.update(metrics)
         self._emit("eval", step=self.progress.step, **metrics)

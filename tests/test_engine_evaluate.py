@@ -32,13 +32,13 @@ def test_a_perfect_next_token_predictor_scores_accuracy_one_and_perplexity_one()
     batches = val_batches(tokens, batch_size=4, seq_len=16, n_batches=3, device="cpu")
     precision = choose_precision(Config().train, torch.device("cpu"))
     oracle = NextTokenOracle()
-    metrics = evaluate(oracle, oracle, batches, precision)
+    metrics = evaluate(oracle, batches, precision)
     assert metrics["val_accuracy"] == 1.0
     assert metrics["val_loss"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["val_perplexity"] == pytest.approx(math.exp(metrics["val_loss"]))
     # Scored against the inputs themselves (the seed's bug), the same predictions are all wrong.
     unshifted = [(x, x) for x, _ in batches]
-    assert evaluate(oracle, oracle, unshifted, precision)["val_accuracy"] == 0.0
+    assert evaluate(oracle, unshifted, precision)["val_accuracy"] == 0.0
 
 
 def test_evaluation_runs_without_dropout_or_router_noise_and_restores_training_mode():
@@ -50,6 +50,6 @@ def test_evaluation_runs_without_dropout_or_router_noise_and_restores_training_m
     batches = val_batches(np.arange(1000) % V, 2, 8, 2, "cpu")
     precision = choose_precision(cfg.train, torch.device("cpu"))
     state = torch.get_rng_state()
-    first = evaluate(model, model, batches, precision)
-    assert evaluate(model, model, batches, precision) == first
+    first = evaluate(model, batches, precision)
+    assert evaluate(model, batches, precision) == first
     assert model.training and torch.equal(state, torch.get_rng_state())
