@@ -18,6 +18,7 @@ from moetui import cli_bench, cli_presets, cli_run, cli_runs, cli_serve
 from moetui import cli_continue
 from moetui import cli_sample
 from moetui import cli_notes
+from moetui import cli_slurm
 from moetui.report.command import report_command
 from moetui.runs import RUNS_ENV, RunStore
 
@@ -54,6 +55,7 @@ cli_bench.register(app)
 cli_serve.register(app)
 cli_sample.register(app)
 cli_notes.register(app)
+cli_slurm.register(app)
 app.command("report")(report_command)
 
 

@@ -16,8 +16,9 @@ from rich.table import Table
 from engine.config import Config
 from engine.rundir import EVENTS_FILE
 from moetui import launcher, live, preflight, presets, scheduler
-from moetui import estimate, notes, study_preview
+from moetui import cli_slurm, estimate, notes, study_preview
 from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from, user_errors
+from moetui.errors import MoetuiError
 from moetui.history import EventTail, RunHistory
 from moetui.runs import RunStore
 from moetui.status import ACTIVE
@@ -79,12 +80,13 @@ def _stop_or_detach(store: RunStore, run_id: str) -> bool:
     return True
 
 
-def follow_or_detach(store: RunStore, run_id: str, process: subprocess.Popen, detach: bool) -> None:
-    """After a start: the id and how to watch it (--detach), else the foreground view."""
+def follow_or_detach(store: RunStore, run_id: str, process: subprocess.Popen | None, detach: bool) -> None:
+    """After a start: the id and how to watch it (--detach), else the foreground view. No
+    `process`: the run was submitted to a cluster (Slurm) and is followed by its events."""
     if detach:
         typer.echo(run_id)
-        typer.echo(f"started in the background (pid {process.pid}); watch it with: moetui attach {run_id}",
-                   err=True)
+        how = f"pid {process.pid}" if process else f"job {store.get(run_id).job_id}"
+        typer.echo(f"started in the background ({how}); watch it with: moetui attach {run_id}", err=True)
         return
     watch(store, run_id, process)
 
@@ -100,13 +102,30 @@ def run_command(
     note: Note = None,
     tags: Tags = None,
     runs_dir: RunsDir = None,
+    slurm: cli_slurm.Slurm = False,
+    partition: cli_slurm.Partition = None,
+    account: cli_slurm.Account = None,
+    time: cli_slurm.Time = None,
+    nodes: cli_slurm.Nodes = None,
+    gpus_per_node: cli_slurm.GpusPerNode = None,
+    cpus_per_task: cli_slurm.CpusPerTask = None,
+    mem: cli_slurm.Mem = None,
+    sbatch: cli_slurm.Sbatch = None,
 ) -> None:
     """Train a preset, with a live view (Ctrl-C: stop or detach)."""
     config, meta = resolve(preset, sets)
     labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
-    _check_gpus(config, gpus)
+    on_slurm = cli_slurm.options(slurm, partition, account, time, nodes, gpus_per_node, cpus_per_task, mem, sbatch)
+    if on_slurm is None:
+        _check_gpus(config, gpus)
+    elif queue:
+        raise MoetuiError("--queue is this machine's queue and --slurm is Slurm's", "give one of them")
     store = store_from(runs_dir)
     store.check_writable()
+    if on_slurm is not None:
+        record = cli_slurm.submit(store, config, on_slurm, gpus, name=name or meta.name, preset=meta.name, **labels)
+        follow_or_detach(store, record.id, None, detach)
+        return
     if queue:
         record = store.create(config, name=name or meta.name, preset=meta.name, **labels)
         scheduler.ensure_scheduler(store, gpus)
@@ -163,28 +182,43 @@ def study_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the runs it would queue, what each "
                                           "variant overrides and the estimated time; write nothing")] = False,
     runs_dir: RunsDir = None,
+    slurm: cli_slurm.Slurm = False,
+    partition: cli_slurm.Partition = None,
+    account: cli_slurm.Account = None,
+    time: cli_slurm.Time = None,
+    nodes: cli_slurm.Nodes = None,
+    gpus_per_node: cli_slurm.GpusPerNode = None,
+    cpus_per_task: cli_slurm.CpusPerTask = None,
+    mem: cli_slurm.Mem = None,
+    sbatch: cli_slurm.Sbatch = None,
 ) -> None:
-    """Queue every variant of a study (x seeds); the scheduler runs them one per GPU."""
+    """Queue every variant of a study (x seeds); the scheduler runs them one per GPU, or Slurm (--slurm)."""
     spec = presets.load_study(study)
     base_config, meta = resolve(base or spec.base, sets)
     labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
-    _check_gpus(base_config, gpus)
+    on_slurm = cli_slurm.options(slurm, partition, account, time, nodes, gpus_per_node, cpus_per_task, mem, sbatch)
+    if on_slurm is None:
+        _check_gpus(base_config, gpus)
     if dry_run:
         _dry_run(spec, meta.name, base_config, sets, _seeds(seeds), gpus, store_from(runs_dir))
         return
-    runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds))
+    runs = presets.study_configs(spec, base=base_config, seeds=_seeds(seeds), gpus_here=on_slurm is None)
     store = store_from(runs_dir)
     store.check_writable()
-    records = scheduler.enqueue(store, spec.name, meta.name, runs)
-    if labels["notes"] or labels["tags"]:
-        records = [notes.annotate(store, record.id, **labels) for record in records]
-    pid = scheduler.ensure_scheduler(store, gpus)
+    if on_slurm is not None:
+        records = cli_slurm.submit_study(store, spec, meta.name, runs, on_slurm, gpus, **labels)
+        done = f"{len(records)} runs submitted to Slurm, one job each."
+    else:
+        records = scheduler.enqueue(store, spec.name, meta.name, runs)
+        if labels["notes"] or labels["tags"]:
+            records = [notes.annotate(store, record.id, **labels) for record in records]
+        pid = scheduler.ensure_scheduler(store, gpus)
+        done = f"{len(records)} runs queued; scheduler {'started' if pid else 'already running'}."
     table = Table("id", "variant", "seed", title=f"queued study {spec.name} on {meta.name}", title_justify="left")
     for record in records:
         table.add_row(record.id, record.variant, str(record.seed))
     Console().print(table)
-    typer.echo(f"{len(records)} runs queued; scheduler {'started' if pid else 'already running'}. "
-               "Watch with: moetui ls --study " + spec.name, err=True)
+    typer.echo(f"{done} Watch with: moetui ls --study {spec.name}", err=True)
 
 
 def _dry_run(spec: presets.Study, base_name: str, base: Config, sets: list[str] | None, seeds: list[int] | None,

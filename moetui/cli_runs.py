@@ -101,6 +101,8 @@ def show_command(run: RunRef, runs_dir: RunsDir = None) -> None:
         "damaged" if record.damaged else "exit reason": record.exit_reason or "–", "path": str(record.path),
         "checkpoint": "yes" if (record.path / CHECKPOINT_FILE).is_file() else "no",
     }
+    if record.job_id:
+        rows["job"] = f"{record.backend} job {record.job_id}"
     if record.parent:
         rows["continues"] = _parent(store, record.parent)
     if record.notes or record.tags:

@@ -27,7 +27,7 @@ from moetui import status
 from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
 from moetui.history import load_history
-from moetui.runs import RunRecord, RunStore, observe, record_problem, write_record
+from moetui.runs import RunRecord, RunStore, observe, record_problem, waits_in_cluster, write_record
 
 _GPU = re.compile(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+")  # what CUDA_VISIBLE_DEVICES accepts
 
@@ -57,6 +57,9 @@ def _check_startable(record: dict[str, Any], seen: status.Seen, run_dir: Path, r
         hint = ("if its host is gone for good, resume it with --force" if remote and seen.status == status.STALLED
                 else f"stop it first: moetui stop {run_dir.name}")
         raise LaunchError(f"run {name} is already {seen.status} (pid {record.get('pid')} on {record.get('host')})", hint)
+    if seen.status == status.QUEUED and waits_in_cluster(record):
+        raise LaunchError(f"run {name} is already submitted (job {record.get('job_id')}: {seen.reason or 'waiting'})",
+                          f"to take it back: moetui stop {run_dir.name}")
     if seen.status == status.DAMAGED:
         raise LaunchError(f"run {name} is damaged: {seen.reason}", "inspect or delete its directory: " + str(run_dir))
     again = shlex.join(["moetui", "run", str(run_dir / CONFIG_FILE), "--name", name])
@@ -110,12 +113,14 @@ def launch(store: RunStore, run_id: str, resume: bool = False, gpu: str | int | 
 
 
 def start_new(store: RunStore, config: Config, gpu: str | int | list[str] | None = None, pipe: bool = True,
-              **fields: Any) -> tuple[RunRecord, subprocess.Popen | None]:
+              backend: dict[str, Any] | None = None, **fields: Any) -> tuple[RunRecord, subprocess.Popen | None]:
     """Create a run and start it at once, with no moment in which the scheduler could take
-    it from the queue (`fields` as for `RunStore.create`)."""
+    it from the queue (`fields` as for `RunStore.create`). `backend`: run.json fields that
+    hand it to another backend with its options, e.g. Slurm's (moetui/slurm_submit.py)."""
     gpus = parse_gpus(gpu)
-    with store.creating(config, **fields) as record:
-        process = _claim_and_spawn(record.path, _read_claimed(record.path), False, gpus, pipe, False)
+    with store.creating(config, gpus_here=backend is None, **fields) as record:
+        claimed = {**_read_claimed(record.path), **(backend or {})}
+        process = _claim_and_spawn(record.path, claimed, False, gpus, pipe, False)
     return store.get(record.id), process
 
 
@@ -143,7 +148,7 @@ def continue_run(store: RunStore, run_id: str, steps: int, sets: list[str] | Non
     """Start a new run (`parent` = this one) that resumes from a copy of a completed or
     stopped run's checkpoint for `steps` more steps (`continued_config`). The parent is
     only read, under its lock, so it cannot start meanwhile; the child runs on the parent's
-    GPUs unless `gpu` says otherwise."""
+    GPUs unless `gpu` says otherwise, and a Slurm run's child in a job with its options."""
     if steps < 1:
         raise LaunchError(f"--steps {steps}: continue for at least one step", "e.g. --steps 500")
     gpus = parse_gpus(gpu)
@@ -162,10 +167,11 @@ def continue_run(store: RunStore, run_id: str, steps: int, sets: list[str] | Non
         config = continued_config(Config.from_toml(parent_dir / CONFIG_FILE), at_step, steps, sets)
         # Created stopped, not queued: if the copy or the start fails, what is left is a run
         # `resume` can start, never one the scheduler would train from scratch.
+        backend = _backend_of(parent)
         with store.creating(config, name=name or f"{title}+{steps}", preset=parent.get("preset"),
-                            seed=parent.get("seed"), status=status.STOPPED) as record:
-            child = _read_claimed(record.path)
-            child["parent"] = parent_dir.name
+                            seed=parent.get("seed"), status=status.STOPPED, gpus_here=not backend) as record:
+            child = {**_read_claimed(record.path), **backend, "parent": parent_dir.name}
+            write_record(record.path, child)  # the parent's kind of run, even if its start fails
             try:
                 shutil.copyfile(checkpoint, record.path / CHECKPOINT_FILE)
             except OSError as e:
@@ -176,6 +182,13 @@ def continue_run(store: RunStore, run_id: str, steps: int, sets: list[str] | Non
     return store.get(record.id), process
 
 
+def _backend_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The run.json fields that hand a run to a backend other than local: its name, and its
+    options under that name (see `start_new`)."""
+    name = record.get("backend")
+    return {} if name in (None, "local") else {"backend": name, name: record.get(name)}
+
+
 def _claim_and_spawn(run_dir: Path, record: dict[str, Any], resume: bool, gpus: list[str], pipe: bool,
                      force: bool) -> subprocess.Popen | None:
     """Check, submit and record the engine; the caller holds the run.json lock. A resume
@@ -184,9 +197,16 @@ def _claim_and_spawn(run_dir: Path, record: dict[str, Any], resume: bool, gpus: 
     _check_startable(record, observe(record, run_dir), run_dir, resume, force)
     if resume and not gpus:
         gpus = parse_gpus(record.get("gpu"))
-    submission = backend_for(record).submit(run_dir, resume, gpus, pipe)
-    record.update(status=status.RUNNING, **submission.fields, gpu=",".join(gpus) or None, ended=None,
-                  exit_reason=None, exit_code=None, stop_requested=None)
+    try:
+        submission = backend_for(record).submit(record, run_dir, resume, gpus, pipe)
+    except BackendError as e:  # refused (Slurm's own words): a new run must not wait in the store's queue instead
+        if not resume:
+            write_record(run_dir, {**record, "status": status.FAILED, "ended": time.time(),
+                                   "exit_reason": f"not started: {e.message}"})
+        raise LaunchError(e.message, e.hint) from None
+    record.update(status=status.RUNNING, gpu=",".join(gpus) or None, ended=None, exit_reason=None, exit_code=None,
+                  stop_requested=None)
+    record.update(submission.fields)  # a backend with a queue of its own says `queued`
     write_record(run_dir, record)
     return submission.process
 
@@ -198,6 +218,10 @@ def stop(store: RunStore, run_id: str) -> str:
     with _claiming(store, run_id) as (run_dir, record):
         seen, name = observe(record, run_dir), record.get("name") or run_id
         if seen.status == status.QUEUED:
+            try:
+                backend_for(record).withdraw(record, run_dir)  # Slurm: scancel the pending job
+            except BackendError as e:
+                raise LaunchError(e.message, e.hint) from None
             record.update(status=status.CANCELLED, exit_reason="taken off the queue before it started",
                           ended=time.time())
             write_record(run_dir, record)

@@ -39,14 +39,15 @@ class PreflightError(MoetuiError):
         super().__init__(str(ConfigError(key, value, rule)), hint)
 
 
-def ready(config: Config, name: str | None = None) -> Config:
+def ready(config: Config, name: str | None = None, gpus_here: bool = True) -> Config:
     """`config` as the run must store it, or PreflightError. Relative local paths become
     absolute: the scheduler, and a later `moetui resume`, may start the engine from another
-    working directory, where `data/train.txt` would name another file or none."""
+    working directory, where `data/train.txt` would name another file or none. A run that
+    trains elsewhere (`gpus_here` False: a Slurm job) needs no GPU on this machine."""
     problem = name_problem(name) if name is not None else None
     if problem:
         raise MoetuiError(f"run name {name!r} {problem}", "give a name on one line, e.g. --name quick-lr2")
-    if config.train.device == "cuda":
+    if config.train.device == "cuda" and gpus_here:
         problem = _gpu_problem([])
         if problem:
             raise PreflightError("train.device", "cuda", problem, "use train.device=auto or cpu here")

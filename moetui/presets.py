@@ -235,12 +235,13 @@ def load_study(name: str) -> Study:
                  base, seeds, variants, path, baseline)
 
 
-def study_configs(study: Study, base: str | Config | None = None,
-                  seeds: list[int] | None = None) -> list[tuple[str, int, Config]]:
+def study_configs(study: Study, base: str | Config | None = None, seeds: list[int] | None = None,
+                  gpus_here: bool = True) -> list[tuple[str, int, Config]]:
     """(variant name, seed, validated config, ready for this machine: see `preflight.ready`)
     for every variant x seed, seed-major so that a study cut short still holds complete
     comparisons. `base` replaces the study's base preset (a preset name, or an edited
-    config); `seeds` replaces the study's seeds."""
+    config); `seeds` replaces the study's seeds; `gpus_here` False for runs that train
+    elsewhere (Slurm)."""
     if base is None or isinstance(base, str):
         base_config = load_preset(base or study.base)[0]
     else:
@@ -254,7 +255,7 @@ def study_configs(study: Study, base: str | Config | None = None,
                 config = base_config.apply_overrides(variant.overrides, where)
                 config.train.seed = seed
                 # Every run checked here, before the first is queued: no half-queued study.
-                out.append((variant.name, seed, preflight.ready(config.validate(where))))
+                out.append((variant.name, seed, preflight.ready(config.validate(where), gpus_here=gpus_here)))
             except ConfigError as e:
                 raise PresetError(str(e)) from None
             except preflight.PreflightError as e:

@@ -58,6 +58,7 @@ class RunRecord:
     seed: int | None = None
     status: str = "queued"
     backend: str | None = None
+    job_id: str | None = None  # the cluster scheduler's job (Slurm) of the latest submission
     pid: int | None = None
     pid_started: float | None = None
     host: str | None = None
@@ -97,7 +98,7 @@ _NUMBER = (int, float)
 # The JSON types each run.json field may hold (None is always allowed: "not yet").
 _TYPES: dict[str, tuple[type, ...]] = {
     **{name: (str,) for name in ("name", "preset", "study", "variant", "status", "backend", "host", "device",
-                                 "git_commit", "exit_reason", "gpu", "parent", "notes")},
+                                 "git_commit", "exit_reason", "gpu", "parent", "notes", "job_id")},
     **{name: (int,) for name in ("seed", "pid", "exit_code", "queue_order")},
     **{name: _NUMBER for name in ("pid_started", "boot", "created", "started", "resumed", "ended", "stop_requested",
                                   "stall_after")},
@@ -123,11 +124,19 @@ def record_problem(data: Any) -> str | None:
     return None
 
 
+def waits_in_cluster(data: dict[str, Any]) -> bool:
+    """A queued run handed to a cluster scheduler (Slurm): it waits in that scheduler's
+    queue, not in the store's, and only that scheduler can say whether it still does."""
+    return (data.get("status") or status.QUEUED) == status.QUEUED and data.get("job_id") is not None
+
+
 def observe(data: dict[str, Any], run_dir: Path) -> status.Seen:
     """The status a person should see: the stored one, except that a live-looking run whose
-    engine is gone is crashed, and one without progress for too long is stalled."""
+    engine is gone is crashed, and one without progress for too long is stalled; a run in
+    a cluster's queue is what that scheduler says (waiting, started, or gone)."""
     stored = data.get("status") or status.QUEUED
-    if stored not in status.LIVE:
+    submitted = waits_in_cluster(data)
+    if stored not in status.LIVE and not submitted:
         return status.Seen(stored)
     try:
         backend = backend_for(data)
@@ -135,7 +144,7 @@ def observe(data: dict[str, Any], run_dir: Path) -> status.Seen:
         return status.Seen(status.DAMAGED, str(e))
     stall_after = data.get("stall_after") or status.DEFAULT_STALL_AFTER_S
     return status.derive(stored, backend.liveness(data, run_dir), heartbeat_age(run_dir / HEARTBEAT_FILE),
-                         stall_after, backend.is_remote(data))
+                         stall_after, backend.is_remote(data), submitted, backend.detail(data, run_dir))
 
 
 def write_record(run_dir: Path, record: dict[str, Any]) -> None:
@@ -183,13 +192,13 @@ class RunStore:
     def creating(self, config: Config, name: str | None = None, preset: str | None = None,
                  study: str | None = None, variant: str | None = None, seed: int | None = None,
                  status: str = "queued", queue_order: int | None = None, notes: str | None = None,
-                 tags: list[str] | None = None) -> Iterator[RunRecord]:
+                 tags: list[str] | None = None, gpus_here: bool = True) -> Iterator[RunRecord]:
         """A new run directory with the resolved config and its record, yielded while its
         run.json lock is held: a caller that starts the run inside the block does so before
         the scheduler can claim it from the queue. The config must be valid: a run that
-        cannot start never reaches the store."""
+        cannot start never reaches the store (`gpus_here`: see `preflight.ready`)."""
         config.validate("config")
-        config = preflight.ready(config, name)
+        config = preflight.ready(config, name, gpus_here)
         name = name or preset or "run"
         now = time.time()
         self.check_writable()
@@ -251,7 +260,7 @@ class RunStore:
             return _damaged(run_dir, problem)
         record = RunRecord.from_json(run_dir, data)
         seen = observe(data, run_dir)
-        if seen.status != record.status:
+        if seen != status.Seen(record.status):  # derived, or the backend's words on it (Slurm's reason, node)
             record.status, record.exit_reason = seen.status, seen.reason or record.exit_reason
         return record
 
@@ -312,6 +321,8 @@ class RunStore:
                 if record.status in status.LIVE and not (force and record.status == status.STALLED):
                     raise RunBusy(f"run {record.name} ({run_id}) is {record.status}",
                                   f"stop it first: moetui stop {run_id}")
+                if record.status == status.QUEUED:  # a pending Slurm job would start in a deleted run
+                    _withdraw(read_run_json(run_dir), run_dir)
                 trash = self.root / f".deleting-{run_id}-{os.getpid()}"
                 run_dir.rename(trash)  # one atomic step: from now on nobody finds the run
         except FileNotFoundError:
@@ -340,6 +351,13 @@ def unique_name(name: str, taken: set[str]) -> str:
     if name not in taken:
         return name
     return next(f"{name}-{n}" for n in itertools.count(2) if f"{name}-{n}" not in taken)
+
+
+def _withdraw(data: dict[str, Any], run_dir: Path) -> None:
+    try:
+        backend_for(data).withdraw(data, run_dir)
+    except BackendError as e:
+        raise RunBusy(e.message, e.hint) from None
 
 
 def _damaged(run_dir: Path, reason: str) -> RunRecord:

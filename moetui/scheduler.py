@@ -33,10 +33,15 @@ LOG_FILE = ".scheduler.log"
 CPU = "cpu"  # the one slot when there is no GPU
 
 
+def study_run_name(study: str, variant: str, seed: int) -> str:
+    """The name of one run of a study, wherever it runs (the local queue or Slurm)."""
+    return f"{study}-{variant}-s{seed}"
+
+
 def enqueue(store: RunStore, study: str, preset: str, runs: list[tuple[str, int, Config]]) -> list[RunRecord]:
     """Queue a study's expanded runs (see `presets.study_configs`), in the given order."""
-    return [store.create(config, name=f"{study}-{variant}-s{seed}", preset=preset, study=study, variant=variant,
-                         seed=seed, status="queued") for variant, seed, config in runs]
+    return [store.create(config, name=study_run_name(study, variant, seed), preset=preset, study=study,
+                         variant=variant, seed=seed, status="queued") for variant, seed, config in runs]
 
 
 def detect_gpus() -> list[str]:
@@ -56,8 +61,9 @@ def detect_gpus() -> list[str]:
 
 def busy_slots(slots: list[str], running: list[RunRecord], host: str) -> set[str]:
     """Slots taken by runs already running on this host, whoever started them. On CPU any
-    local run takes the one slot; on GPUs a run takes the GPUs in its record."""
-    local = [r for r in running if r.host == host]
+    local run takes the one slot; on GPUs a run takes the GPUs in its record. A Slurm job
+    on this host (a workstation that is also a node) holds what Slurm gave it, not a slot."""
+    local = [r for r in running if r.host == host and (r.backend or "local") == "local"]
     if slots == [CPU]:
         return {CPU} if local else set()
     taken = {g for r in local for g in (r.gpu or "").split(",") if g}

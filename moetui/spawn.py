@@ -19,7 +19,9 @@ from typing import IO, Mapping
 
 import moetui
 
-_PACKAGE_ROOT = str(Path(moetui.__file__).resolve().parent.parent)  # holds moetui/ and engine/
+PACKAGE_ROOT = str(Path(moetui.__file__).resolve().parent.parent)  # holds moetui/ and engine/
+# Set for every child beside PYTHONPATH (Slurm job scripts export the same: moetui/slurm_script.py).
+CHILD_SETTINGS = {"PYTHONSAFEPATH": "1", "PYTHONUNBUFFERED": "1"}
 
 Target = int | IO | None
 
@@ -31,9 +33,8 @@ def python_command(module: str, *args: str) -> list[str]:
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-    env["PYTHONSAFEPATH"] = "1"
-    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    env.update(CHILD_SETTINGS)
     env.update(extra or {})
     return env
 

@@ -49,6 +49,7 @@ class Liveness:
     ALIVE = "alive"  # verified: the very process that was started, still running
     GONE = "gone"  # verified: it no longer exists (or its PID now belongs to another process)
     UNKNOWN = "unknown"  # cannot be checked from here (another host): judge by the heartbeat
+    PENDING = "pending"  # waits in a cluster scheduler's queue (Slurm): it starts by itself
 
 
 @dataclass(frozen=True)
@@ -59,21 +60,29 @@ class Seen:
 
 
 def derive(stored: str, liveness: str, heartbeat_age: float | None, stall_after: float,
-           remote: bool = False) -> Seen:
+           remote: bool = False, submitted: bool = False, why: str | None = None) -> Seen:
     """The status of a run whose record says `stored`.
 
     `heartbeat_age`: seconds since the engine last showed progress (None: no heartbeat yet,
     e.g. an engine still importing torch). Only live statuses are re-judged: a finished
-    run's record is the engine's own last word."""
-    if stored not in (RUNNING, STOPPING):
+    run's record is the engine's own last word. A queued run `submitted` to a cluster
+    scheduler is judged by what the scheduler says (`liveness`, and `why`, its words):
+    still waiting, started (before the engine could say so), or gone without a start."""
+    if stored not in (RUNNING, STOPPING) and not (submitted and stored == QUEUED):
         return Seen(stored)
+    if liveness == Liveness.PENDING:
+        return Seen(QUEUED, why)
     if liveness == Liveness.GONE:
+        if stored == QUEUED:
+            return Seen(CRASHED, why or "its job ended before the engine started")
         if stored == STOPPING:
-            return Seen(CRASHED, "the engine ended while stopping, without saying how (killed?)")
-        return Seen(CRASHED, "the engine process is gone without an end (killed, out of memory, or a reboot)")
+            return Seen(CRASHED, why or "the engine ended while stopping, without saying how (killed?)")
+        return Seen(CRASHED, why or "the engine process is gone without an end (killed, out of memory, or a reboot)")
+    if stored == QUEUED:  # the job runs; the engine records its start once torch has loaded
+        return Seen(RUNNING, why)
     limit = stall_after + (REMOTE_GRACE_S if remote else 0.0)
     if heartbeat_age is not None and heartbeat_age > limit:
         where = "its host" if remote else "the engine"
         return Seen(STALLED, f"no sign of progress from {where} for {heartbeat_age:.0f}s "
                              f"(paused, hung, or its host is down)")
-    return Seen(stored)
+    return Seen(stored, why)

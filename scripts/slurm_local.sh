@@ -155,12 +155,14 @@ stop() {
     say "stopped"
 }
 
+# Exits 0 when the cluster is up, 1 otherwise.
 status() {
     local daemon
     for daemon in munged slurmctld $(node_names | sed 's/^/slurmd-/'); do
         if alive $daemon; then echo "$daemon running (pid $(cat "$STATE/$daemon.pid"))"; else echo "$daemon not running"; fi
     done
     if [ -f "$CONF" ]; then sinfo 2>&1 || true; else echo "no $CONF: not started"; fi
+    all_alive
 }
 
 case "${1:-}" in

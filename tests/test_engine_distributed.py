@@ -25,7 +25,7 @@ TWO_GPUS = ["0", "1"]  # on a CPU machine only the count matters: two ranks on g
 def _train(run_dir: Path, gpus: list[str]) -> subprocess.CompletedProcess:
     """The engine as the launcher starts it: torchrun for several GPUs. One thread per
     process, as torchrun gives each rank, so that a busy 2-core machine is not oversubscribed."""
-    process = subprocess.run(engine_command(run_dir, False, gpus), capture_output=True, text=True, timeout=180,
+    process = subprocess.run(engine_command(run_dir, False, len(gpus)), capture_output=True, text=True, timeout=180,
                              env={**engine_env(), "OMP_NUM_THREADS": "1"}, cwd=ROOT)
     assert process.returncode == 0, process.stderr[-3000:]
     return process

@@ -240,7 +240,7 @@ def test_two_ranks_end_diverged_together_with_one_reason(tmp_path, token_cache_d
     write_run(run_dir, quick_config(token_cache_dir, "optim.optimizer=adamw", "optim.adamw_lr=1",
                                     "optim.weight_decay=10", "train.max_steps=60", "train.checkpoint_every=2",
                                     "train.batch_size=2"))
-    process = subprocess.run(engine_command(run_dir, False, ["0", "1"]), capture_output=True, text=True, timeout=180,
+    process = subprocess.run(engine_command(run_dir, False, 2), capture_output=True, text=True, timeout=180,
                              env={**engine_env(), "OMP_NUM_THREADS": "1"}, cwd=ROOT)
     events = read_events(run_dir)
     (error,) = of_type(events, "error")

@@ -162,8 +162,8 @@ def test_visible_gpus_come_from_cuda_visible_devices(monkeypatch):
 
 
 def test_the_engine_command_and_environment_per_gpu_count(tmp_path):
-    assert engine_command(tmp_path, False, ["1"])[1:4] == ["-P", "-m", "engine"]
-    multi = engine_command(tmp_path, True, ["0", "1"])
+    assert engine_command(tmp_path, False, 1)[1:4] == ["-P", "-m", "engine"]
+    multi = engine_command(tmp_path, True, 2)
     assert multi[1:6] == ["-P", "-m", "engine.torchrun", "--standalone", "--nproc_per_node=2"]
     assert multi[-1] == "--resume"
     assert engine_env(["0", "1"])["CUDA_VISIBLE_DEVICES"] == "0,1"

@@ -3,9 +3,11 @@
 The CLI, the TUI and the queue never touch processes themselves; they ask the backend
 that `run.json` names (`backend`, default local) to `submit` an engine for a run
 directory, to `signal` it, and for its `liveness`. Local processes are one
-implementation; a cluster scheduler (Slurm) is another beside it, with the same three
-verbs. The run directory stays the one place where state lives: a backend returns the
-fields to record and reads them back, it keeps nothing in memory.
+implementation; a cluster scheduler (Slurm, moetui/backends/slurm.py) is another beside
+it, with the same verbs, plus two that only a scheduler with a queue of its own gives
+meaning to: `withdraw` a run that waits there, and `detail`, its own words on where the
+engine runs or why it waits or is gone. The run directory stays the one place where
+state lives: a backend returns the fields to record and reads them back.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ class Submission:
 class Backend(Protocol):
     name: str
 
-    def submit(self, run_dir: Path, resume: bool, gpus: list[str], pipe: bool) -> Submission:
-        """Start the engine for the run in `run_dir` (its config.toml is written)."""
+    def submit(self, record: dict[str, Any], run_dir: Path, resume: bool, gpus: list[str],
+               pipe: bool) -> Submission:
+        """Start the engine for the run in `run_dir` (its config.toml is written; `record` is
+        its run.json as it will be written, backend options included). The fields returned
+        are recorded over it: `status` among them when the engine has not started yet."""
 
     def signal(self, record: dict[str, Any], run_dir: Path, signum: int) -> None:
         """Signal the run's engine; BackendError unless it is verifiably the engine started."""
@@ -43,14 +48,23 @@ class Backend(Protocol):
         """A `moetui.status.Liveness` value for the engine the record names."""
 
     def is_remote(self, record: dict[str, Any]) -> bool:
-        """True when this host cannot probe the engine and must judge by its heartbeat."""
+        """True when the engine runs on another host: its heartbeat comes over a shared
+        filesystem (a minute's grace), and only a person may judge it dead (resume --force)."""
+
+    def withdraw(self, record: dict[str, Any], run_dir: Path) -> None:
+        """Take a submitted run that has not started out of the backend's own queue;
+        BackendError when it has started meanwhile."""
+
+    def detail(self, record: dict[str, Any], run_dir: Path) -> str | None:
+        """Where the engine runs, or why it waits or is gone, in the backend's words; None if nothing to add."""
 
 
 def backend_for(record: dict[str, Any]) -> Backend:
     from moetui.backends.local import LocalBackend  # the registry: one entry per implementation
+    from moetui.backends.slurm import SlurmBackend
 
     name = record.get("backend") or "local"
-    backends = {LocalBackend.name: LocalBackend}
+    backends: dict[str, type[Backend]] = {LocalBackend.name: LocalBackend, SlurmBackend.name: SlurmBackend}
     if name not in backends:
         raise BackendError(f"unknown backend {name!r} in run.json", f"known: {', '.join(backends)}")
     return backends[name]()

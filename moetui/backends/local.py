@@ -26,32 +26,40 @@ from moetui.spawn import python_command, spawn
 from moetui.status import Liveness
 
 
-def engine_command(run_dir: Path, resume: bool, gpus: list[str]) -> list[str]:
-    """`python -P -m engine ...`, or torchrun (engine/torchrun.py) with one process per GPU when given several."""
+def engine_command(run_dir: Path, resume: bool, ranks: int, nodes: int = 1) -> list[str]:
+    """`python -P -m engine ...`, or torchrun (engine/torchrun.py) with `ranks` processes (one
+    per GPU) when there are several or the run spans `nodes` machines. On one machine
+    torchrun makes its own rendezvous (--standalone); across machines it reads one from
+    the environment (PET_*: the Slurm job script sets them, moetui/slurm_script.py)."""
     args = ["--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)] + (["--resume"] if resume else [])
-    if len(gpus) > 1:
-        return python_command("engine.torchrun", "--standalone", f"--nproc_per_node={len(gpus)}", "-m", "engine",
-                              *args)
+    if ranks > 1 or nodes > 1:
+        rendezvous = ["--standalone"] if nodes == 1 else []
+        return python_command("engine.torchrun", *rendezvous, f"--nproc_per_node={ranks}", "-m", "engine", *args)
     return python_command("engine", *args)
 
 
 def engine_env(gpus: list[str]) -> dict[str, str]:
-    env = {}
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
-    if len(gpus) > 1:  # torchrun kills ranks still busy this long after a stop (default 30 s): room to checkpoint
-        env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] = os.environ.get("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "300")
-    return env
+    env = {"CUDA_VISIBLE_DEVICES": ",".join(gpus)} if gpus else {}
+    return {**env, **rank_env(len(gpus))}
+
+
+def rank_env(ranks: int) -> dict[str, str]:
+    """What an engine of several ranks needs in its environment wherever it runs."""
+    if ranks <= 1:
+        return {}
+    # torchrun kills ranks still busy this long after a stop (default 30 s): room to checkpoint
+    return {"TORCH_ELASTIC_SHUTDOWN_TIMEOUT": os.environ.get("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "300")}
 
 
 class LocalBackend:
     name = "local"
 
-    def submit(self, run_dir: Path, resume: bool, gpus: list[str], pipe: bool) -> Submission:
+    def submit(self, record: dict[str, Any], run_dir: Path, resume: bool, gpus: list[str],
+               pipe: bool) -> Submission:
         touch(run_dir / HEARTBEAT_FILE)  # the engine's first beat comes after torch loads
         held = _stop_signals_held() if len(gpus) <= 1 else contextlib.nullcontext()  # torchrun's agent has its own
         with open(run_dir / LOG_FILE, "ab") as log, held:
-            process = spawn(engine_command(run_dir, resume, gpus),
+            process = spawn(engine_command(run_dir, resume, len(gpus)),
                             stdout=subprocess.PIPE if pipe else subprocess.DEVNULL, stderr=log, env=engine_env(gpus))
         identity = identify(process.pid)
         fields: dict[str, Any] = {"backend": self.name, "pid": process.pid, "host": this_host()}
@@ -61,6 +69,12 @@ class LocalBackend:
 
     def is_remote(self, record: dict[str, Any]) -> bool:
         return record.get("host") not in (None, this_host())
+
+    def withdraw(self, record: dict[str, Any], run_dir: Path) -> None:
+        """A local run waits in the store's own queue: taking it off is the caller's record change."""
+
+    def detail(self, record: dict[str, Any], run_dir: Path) -> str | None:
+        return None  # the record's pid and host say it all
 
     def liveness(self, record: dict[str, Any], run_dir: Path) -> str:
         if self.is_remote(record):
