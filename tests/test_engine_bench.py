@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from engine.bench import bench
 from engine.bench_paths import comparison_paths
@@ -166,15 +167,18 @@ def test_a_misspelled_preset_is_one_line():
 
 
 @pytest.mark.gpu
-def test_on_cuda_every_path_reports_memory_and_the_compiled_path_runs(tmp_path):
+def test_on_cuda_every_path_reports_its_memory_and_mfu(tmp_path):
+    """(The compiled path runs in scripts/gpu_check.sh's bench of moe100m: compiling takes a minute.)"""
     out = tmp_path / "bench.json"
-    done = moetui_bench("quick", "--steps", "3", "--warmup", "2", "--compile", "--set", "train.amp_dtype=bf16",
-                        "--json", str(out), timeout=600)
+    done = moetui_bench("quick", "--steps", "3", "--warmup", "2", "--set", "train.amp_dtype=bf16",
+                        "--json", str(out), timeout=300)
     assert done.returncode == 0, done.stderr
     print(done.stdout)
     doc = json.loads(out.read_text())
-    assert list(doc["paths"]) == ["loop", "default", "dense", "compiled"]
+    assert list(doc["paths"]) == ["loop", "default", "dense"]
     for p in doc["paths"].values():
         assert p["dtype"] == "bf16" and p["peak_memory_mb"] > 0 and p["tokens_per_s"] > 0
         assert (p["mfu"] is None) == (doc["peak"] is None)
     assert doc["paths"]["loop"]["experts"] == "loop" and doc["paths"]["dense"]["experts"] == "dense"
+    hopper = torch.cuda.get_device_capability() >= (9, 0)
+    assert doc["paths"]["default"]["experts"] == ("grouped" if hopper else "loop")
