@@ -21,6 +21,7 @@ from moetui.cli_common import Gpus, RunsDir, Sets, fail, fields_help, store_from
 from moetui.errors import MoetuiError
 from moetui.history import EventTail, RunHistory
 from moetui.runs import RunStore
+from moetui.slurm_config import SlurmOptions
 from moetui.status import ACTIVE
 
 END_OK = ("completed", "stopped")
@@ -92,6 +93,7 @@ def follow_or_detach(store: RunStore, run_id: str, process: subprocess.Popen | N
 
 
 @user_errors
+@cli_slurm.slurm_flags()
 def run_command(
     preset: Annotated[str, typer.Argument(help="Preset name (see moetui presets) or a .toml file")],
     sets: Sets = None,
@@ -102,20 +104,11 @@ def run_command(
     note: Note = None,
     tags: Tags = None,
     runs_dir: RunsDir = None,
-    slurm: cli_slurm.Slurm = False,
-    partition: cli_slurm.Partition = None,
-    account: cli_slurm.Account = None,
-    time: cli_slurm.Time = None,
-    nodes: cli_slurm.Nodes = None,
-    gpus_per_node: cli_slurm.GpusPerNode = None,
-    cpus_per_task: cli_slurm.CpusPerTask = None,
-    mem: cli_slurm.Mem = None,
-    sbatch: cli_slurm.Sbatch = None,
+    on_slurm: SlurmOptions | None = None,
 ) -> None:
     """Train a preset, with a live view (Ctrl-C: stop or detach)."""
     config, meta = resolve(preset, sets)
     labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
-    on_slurm = cli_slurm.options(slurm, partition, account, time, nodes, gpus_per_node, cpus_per_task, mem, sbatch)
     if on_slurm is None:
         _check_gpus(config, gpus)
     elif queue:
@@ -171,6 +164,7 @@ def _seeds(text: str | None) -> list[int] | None:
 
 
 @user_errors
+@cli_slurm.slurm_flags()
 def study_command(
     study: Annotated[str, typer.Argument(help="Study name (see moetui presets)")],
     base: Annotated[Optional[str], typer.Option("--base", "-b", help="Run the variants on this preset instead of the study's base")] = None,
@@ -182,21 +176,12 @@ def study_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the runs it would queue, what each "
                                           "variant overrides and the estimated time; write nothing")] = False,
     runs_dir: RunsDir = None,
-    slurm: cli_slurm.Slurm = False,
-    partition: cli_slurm.Partition = None,
-    account: cli_slurm.Account = None,
-    time: cli_slurm.Time = None,
-    nodes: cli_slurm.Nodes = None,
-    gpus_per_node: cli_slurm.GpusPerNode = None,
-    cpus_per_task: cli_slurm.CpusPerTask = None,
-    mem: cli_slurm.Mem = None,
-    sbatch: cli_slurm.Sbatch = None,
+    on_slurm: SlurmOptions | None = None,
 ) -> None:
     """Queue every variant of a study (x seeds); the scheduler runs them one per GPU, or Slurm (--slurm)."""
     spec = presets.load_study(study)
     base_config, meta = resolve(base or spec.base, sets)
     labels = {"notes": notes.clean_note(note), "tags": notes.clean_tags(tags or [])}
-    on_slurm = cli_slurm.options(slurm, partition, account, time, nodes, gpus_per_node, cpus_per_task, mem, sbatch)
     if on_slurm is None:
         _check_gpus(base_config, gpus)
     if dry_run:

@@ -2,12 +2,15 @@
 
 Flags override the `[slurm]` table of config.toml key by key (moetui/slurm_config.py);
 `--sbatch` adds lines to its extra_sbatch. They mean nothing without `--slurm`, so given
-alone they are refused rather than ignored.
+alone they are refused rather than ignored. `slurm_flags` gives a command all of them at
+once (typer has no groups of parameters): declared here once, not in every command.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+import functools
+import inspect
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import typer
 
@@ -38,21 +41,48 @@ Sbatch = Annotated[Optional[list[str]], typer.Option(
     "--sbatch", metavar="OPTION", help="One more sbatch option, e.g. --sbatch=--qos=high (repeatable)",
     rich_help_panel=PANEL)]
 
+# parameter -> (its typer annotation, default, the [slurm] key it sets)
+_FLAGS: dict[str, tuple[Any, Any, str]] = {
+    "partition": (Partition, None, "partition"), "account": (Account, None, "account"), "time": (Time, None, "time"),
+    "nodes": (Nodes, None, "nodes"), "gpus_per_node": (GpusPerNode, None, "gpus_per_node"),
+    "cpus_per_task": (CpusPerTask, None, "cpus_per_task"), "mem": (Mem, None, "mem"),
+    "sbatch": (Sbatch, None, "extra_sbatch")}
+F = TypeVar("F", bound=Callable[..., Any])
 
-def options(slurm: bool, partition: str | None, account: str | None, time: str | None, nodes: int | None,
-            gpus_per_node: int | None, cpus_per_task: int | None, mem: str | None,
-            sbatch: list[str] | None) -> SlurmOptions | None:
-    """The job options when --slurm is given (config file, then flags); None without it."""
-    flags: dict[str, Any] = {"partition": partition, "account": account, "time": time, "nodes": nodes,
-                             "gpus_per_node": gpus_per_node, "cpus_per_task": cpus_per_task, "mem": mem,
-                             "extra_sbatch": sbatch or None}
-    given = [key for key, value in flags.items() if value is not None]
+
+def options(slurm: bool, **flags: Any) -> SlurmOptions | None:
+    """The job options when --slurm is given (config file, then `flags`); None without it."""
+    given = {name: value for name, value in flags.items() if value not in (None, [])}
     if not slurm:
         if given:
-            flag = "--sbatch" if given[0] == "extra_sbatch" else "--" + given[0].replace("_", "-")
-            raise MoetuiError(f"{flag} is a Slurm option", "add --slurm to submit to Slurm")
+            raise MoetuiError(f"--{next(iter(given)).replace('_', '-')} is a Slurm option",
+                              "add --slurm to submit to Slurm")
         return None
-    return slurm_config.load(flags)
+    return slurm_config.load({_FLAGS[name][2]: value for name, value in given.items()})
+
+
+def slurm_flags(implied: bool = False) -> Callable[[F], F]:
+    """Give a command `--slurm` (unless `implied`) and every Slurm flag; it receives them as
+    one `on_slurm` argument: the SlurmOptions, or None without --slurm."""
+    flags = _FLAGS if implied else {"slurm": (Slurm, False, ""), **_FLAGS}
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)  # typer reads the wrapper's signature as it is
+        own = [p for p in signature.parameters.values() if p.name != "on_slurm"]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, (annotation, default, _) in flags.items()]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in flags}
+            slurm = given.pop("slurm", True)
+            return command(*args, on_slurm=options(slurm, **given), **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _checked(store: RunStore, config: Config, chosen: SlurmOptions, gpus: str | None) -> None:
@@ -73,33 +103,26 @@ def submit(store: RunStore, config: Config, chosen: SlurmOptions, gpus: str | No
 
 def submit_study(store: RunStore, spec: presets.Study, preset: str, runs: list[tuple[str, int, Config]],
                  chosen: SlurmOptions, gpus: str | None, **labels: Any) -> list[RunRecord]:
-    """`moetui study --slurm`: the base run is checked, then one job per variant and seed."""
+    """`moetui study --slurm`: its first run is checked, then one job per variant and seed."""
     _checked(store, runs[0][2], chosen, gpus)
     return slurm_submit.submit_study(store, spec.name, preset, runs, chosen, **labels)
 
 
 @user_errors
+@slurm_flags(implied=True)
 def show_command(
     preset: Annotated[str, typer.Argument(help="Preset name or .toml file")] = "quick",
     sets: Sets = None,
     resume: Annotated[bool, typer.Option("--resume", help="The script of a resubmission")] = False,
-    partition: Partition = None,
-    account: Account = None,
-    time: Time = None,
-    nodes: Nodes = None,
-    gpus_per_node: GpusPerNode = None,
-    cpus_per_task: CpusPerTask = None,
-    mem: Mem = None,
-    sbatch: Sbatch = None,
     runs_dir: RunsDir = None,
+    on_slurm: SlurmOptions | None = None,
 ) -> None:
     """Print the job script `moetui run PRESET --slurm` would submit (nothing is written)."""
     config, meta = presets.load_preset(preset)
     config = config.apply_overrides(sets or [], "--set").validate("--set")
-    chosen = options(True, partition, account, time, nodes, gpus_per_node, cpus_per_task, mem, sbatch)
-    assert chosen is not None  # --slurm is implied
+    assert on_slurm is not None  # --slurm is implied
     run_dir = store_from(runs_dir).root.expanduser().resolve() / "RUN-ID"
-    typer.echo(render(job_for(run_dir, meta.name, chosen, config, resume)), nl=False)
+    typer.echo(render(job_for(run_dir, meta.name, on_slurm, config, resume)), nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -175,3 +175,11 @@ def test_without_sbatch_on_path_a_slurm_run_is_one_line_and_nothing_is_written(r
 def test_every_slurm_option_is_in_the_docs_table():
     table = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
     assert [f.name for f in keys() if f"| `{f.name}` |" not in table] == []
+
+
+def test_a_flag_of_zero_still_overrides_the_config_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOETUI_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "config.toml").write_text("[slurm]\ngpus_per_node = 4\n")
+    shown = moetui("slurm", "show", "--gpus-per-node", "0")
+    assert shown.exit_code == 0 and "gpu" not in "".join(_sbatch_lines(shown.stdout)), shown.stdout
+    assert "--gres=gpu:4" in moetui("slurm", "show").stdout
