@@ -143,12 +143,11 @@ start() {
 }
 
 stop() {
-    local daemon
+    local daemon pid
     for daemon in $(node_names | sed 's/^/slurmd-/') slurmctld munged; do
-        if alive $daemon; then
-            kill "$(cat "$STATE/$daemon.pid")"
-            for _ in $(seq 50); do alive $daemon || break; sleep 0.1; done
-        fi
+        pid=$(cat "$STATE/$daemon.pid" 2>/dev/null) || continue  # a daemon may remove its pid file as it ends
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
     if [ -L $SYSTEM_CONF ] && [ "$(readlink $SYSTEM_CONF)" = "$CONF" ]; then rm -f $SYSTEM_CONF; fi
     rm -rf "$STATE"
