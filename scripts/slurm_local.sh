@@ -129,6 +129,7 @@ start() {
     alive slurmctld || slurmctld
     for node in $(node_names); do alive "slurmd-$node" || slurmd -N "$node"; done
     link_client_conf
+    getent hosts "$HOST" >/dev/null || say "warning: $HOST does not resolve: a job across nodes (its rendezvous on the first node, by name) will fail; add it to /etc/hosts"
     local waited=0
     until [ "$(node_state)" = idle ]; do
         if [ $waited -ge 60 ]; then
