@@ -107,6 +107,6 @@ def _ended_since(events: Path, submitted: Any) -> bool:
             lines = handle.read().splitlines()
     except OSError:
         return False
-    last = next((event for event in map(parse_line, reversed(lines)) if event is not None), None)
-    return last is not None and last.get("type") == "end" and isinstance(last.get("t"), (int, float)) \
-        and last["t"] >= submitted
+    last = next((event for event in map(parse_line, reversed(lines)) if event is not None), {})
+    written = last.get("t")
+    return last.get("type") == "end" and isinstance(written, (int, float)) and written >= submitted
