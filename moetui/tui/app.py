@@ -12,7 +12,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -28,6 +28,7 @@ from moetui import launcher, notes, status
 from moetui.errors import MoetuiError
 from moetui.hardware import HostSampler, Sampler, local_engines
 from moetui.report.run_config import read_run_config
+from moetui.runs import RunRecord
 from moetui.tui.feeds import StoreWatcher, follow_pipe, sample_hardware, watch_store
 from moetui.tui import chart_settings
 from moetui.tui.log_tail import tail_lines
@@ -166,7 +167,31 @@ class MoeTui(App):
         self._follow(record.id, process)
         return record.id
 
-    def _follow(self, run_id: str, process: subprocess.Popen) -> None:
+    def hand_to_slurm(self, submit: Callable[[], tuple[list[RunRecord], list[str]]], what: str) -> None:
+        """Check and submit in a worker thread (sbatch asks slurmctld, which can take seconds
+        on a busy cluster), then say how it went: the jobs, Slurm's warnings, or why not."""
+
+        def done(records: list[RunRecord], warnings: list[str]) -> None:
+            for warning in warnings:
+                self.notify(warning, title="Slurm", severity="warning", timeout=15)
+            jobs = ", ".join(record.job_id or "?" for record in records)
+            self.notify(f"Submitted {what} to Slurm: {'job' if len(records) == 1 else 'jobs'} {jobs}.")
+            self.rescan()
+
+        def work() -> None:
+            try:
+                records, warnings = submit()
+            except (OSError, MoetuiError) as error:
+                self.call_from_thread(self.notify, str(error), title=f"Cannot submit {what} to Slurm",
+                                      severity="error", timeout=15)
+                return
+            self.call_from_thread(done, records, warnings)
+
+        self.run_worker(work, thread=True, name="slurm submit", group="slurm")
+
+    def _follow(self, run_id: str, process: subprocess.Popen | None) -> None:
+        if process is None:  # a Slurm job: its events come through the store, as any run's not started here
+            return
         self._piped.add(run_id)
         self.processes[run_id] = process
         events_path = self.store.path(run_id) / EVENTS_FILE

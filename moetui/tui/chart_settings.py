@@ -1,8 +1,8 @@
 """How a person likes the charts (smoothing, its strength, log scale, the x axis), kept for
 the next run opened and the next TUI started.
 
-One small TOML file, `charts.toml` in $MOETUI_CONFIG_DIR, else $XDG_CONFIG_HOME/moetui,
-else ~/.config/moetui, replaced atomically. A file that is missing, unreadable or holds
+One small TOML file, `charts.toml` in the user's config directory (moetui.user_config:
+$MOETUI_CONFIG_DIR, else $XDG_CONFIG_HOME/moetui, else ~/.config/moetui), replaced atomically. A file that is missing, unreadable or holds
 a value out of place gives the defaults for that value: a preference is never a reason
 to fail. A file that cannot be written leaves them remembered for this session only.
 """
@@ -10,7 +10,6 @@ to fail. A file that cannot be written leaves them remembered for this session o
 from __future__ import annotations
 
 import dataclasses
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,8 @@ import tomli_w
 
 from engine.rundir import atomic_write_text
 from moetui.tui.chart_data import X_AXES
+from moetui.user_config import config_dir
 
-CONFIG_ENV = "MOETUI_CONFIG_DIR"
 FILE_NAME = "charts.toml"
 STRENGTHS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99)  # EMA strengths `+`/`-` step through
 
@@ -42,11 +41,7 @@ _VALID = {"smoothing": lambda v: isinstance(v, bool), "strength": lambda v: v in
 
 
 def settings_path() -> Path:
-    configured = os.environ.get(CONFIG_ENV)
-    if configured:
-        return Path(configured).expanduser() / FILE_NAME
-    config_home = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(config_home) / "moetui" / FILE_NAME
+    return config_dir() / FILE_NAME
 
 
 def load(path: Path | None = None) -> ChartSettings:

@@ -1,7 +1,8 @@
-"""From the launch form to the store: a study's runs, or a saved preset.
+"""From the launch form to the store: a study's runs, runs handed to Slurm, or a saved preset.
 
-Studies are expanded by `moetui.presets` and queued by `moetui.scheduler`, so a study
-queued here is the same as one queued with the CLI."""
+Studies are expanded by `moetui.presets` and queued by `moetui.scheduler`, and Slurm jobs
+are checked and submitted by `moetui.slurm_submit`, so what the form does is what the
+CLI does (`moetui study`, `moetui run --slurm`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import tomli_w
 
 from engine.config import Config, config_diff
-from moetui import notes, presets, scheduler
+from moetui import notes, presets, scheduler, slurm_config, slurm_submit
+from moetui.runs import RunRecord
 
 _PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -35,6 +37,26 @@ def queue_study(store: Any, study: Any, preset: str, base: Config, seeds: list[i
             notes.annotate(store, record.id, **labels)
     scheduler.ensure_scheduler(store)
     return len(queued)
+
+
+def submit_to_slurm(store: Any, config: Config, **fields: Any) -> tuple[list[RunRecord], list[str]]:
+    """One run as one Slurm job, with the options of `[slurm]` in config.toml (`fields` as for
+    `RunStore.create`); [its record] and the warnings to show, as for a study. MoetuiError
+    (one line) when it cannot go: no sbatch, options Slurm refuses, more GPUs than the
+    partition has."""
+    options = slurm_config.load()
+    warnings = slurm_submit.check(store, config, options)
+    return [slurm_submit.submit_run(store, config, options, **fields)], warnings
+
+
+def submit_study_to_slurm(store: Any, study: Any, preset: str, base: Config, seeds: list[int],
+                          **labels: Any) -> tuple[list[RunRecord], list[str]]:
+    """Every variant x seed of `study` on `base` as one Slurm job each, checked first on the
+    first run's config, as `moetui study --slurm` does."""
+    options = slurm_config.load()
+    runs = presets.study_configs(study, base=base, seeds=seeds, gpus_here=False)
+    warnings = slurm_submit.check(store, runs[0][2], options)
+    return slurm_submit.submit_study(store, study.name, preset, runs, options, **labels), warnings
 
 
 def preset_toml(config: Config, description: str) -> str:

@@ -320,12 +320,21 @@ class LaunchScreen(EarlyKeys, Screen):
         if labels is None:
             return
         config = self.form.model.config()
+        on_slurm = self.form.labels.on_slurm
         if self.study is not None:
             edits = {key: new for key, _, new in self.form.model.changes()}
-            queue_study(self.app, self.study, self.base_name, config, edits, labels)
+            queue_study(self.app, self.study, self.base_name, config, edits, labels, on_slurm)
             return
         preset = self.source[1] if self.source else None
-        run_id = self.app.start_new_run(config, preset, name=self.form.labels.run_name(), **labels)
+        name = self.form.labels.run_name() or preset
+        if on_slurm:
+            store = self.app.store
+            self.app.hand_to_slurm(
+                lambda: launching.submit_to_slurm(store, config, name=name, preset=preset, **labels),
+                name or "the run")
+            self.app.switch_mode("runs")
+            return
+        run_id = self.app.start_new_run(config, preset, name=name, **labels)
         if run_id is not None:
             self.notify(f"Launched {self.app.store.get(run_id).name}.")
             self.app.rescan()
@@ -366,3 +375,4 @@ class LaunchScreen(EarlyKeys, Screen):
             self._highlight_source()
 
         self.app.push_screen(Prompt("Save the edited config as preset named:", "", "letters, digits, - and _"), named)
+

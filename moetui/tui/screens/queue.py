@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 
-from moetui.runs import in_queue_order
+from moetui.runs import RunRecord, in_queue_order
 from moetui.status import LIVE
 from moetui.tui.queue_order import move
 from moetui.tui.screens.confirm import Confirm
@@ -19,7 +19,7 @@ from moetui.tui.widgets.runs_table import STATUS_STYLES
 from moetui.tui.widgets.tables import Table
 
 _MOVE = Binding.Group("Move")
-COLUMNS = ("#", "name", "study/variant", "status", "device", "step")
+COLUMNS = ("#", "name", "study/variant", "status", "where", "step")
 
 
 class QueueScreen(LiveScreen):
@@ -57,10 +57,10 @@ class QueueScreen(LiveScreen):
         for place, record in enumerate(rows, 1 - len(running)):
             history = state.history(record.id)
             group = "/".join(p for p in (record.study, record.variant) if p) or "–"
-            device = record.device or (f"gpu {record.gpu}" if record.gpu is not None else "–")
             step = f"{history.last_step}/{history.max_steps}" if history.max_steps else "–"
             table.add_row(str(place) if place > 0 else "▶", escape(record.name), escape(group),
-                          Text(record.status, style=STATUS_STYLES[record.status]), device, step, key=record.id)
+                          Text(record.status, style=STATUS_STYLES[record.status]), escape(where(record)), step,
+                          key=record.id)
         self._ids = [r.id for r in rows]
         if rows:
             table.move_cursor(row=self._ids.index(keep_id) if keep_id in self._ids else min(keep, len(rows) - 1))
@@ -77,6 +77,9 @@ class QueueScreen(LiveScreen):
         queue = in_queue_order(self.app.state.records.values())
         if run_id not in [r.id for r in queue]:
             self.notify("Only waiting runs can be moved.", severity="warning")
+            return
+        if self.app.state.records[run_id].backend == "slurm":
+            self.notify("Slurm orders its own queue (scontrol top, or a job's priority).", severity="warning")
             return
         for moved, order in move(queue, run_id, offset).items():
             self.app.store.update(moved, queue_order=order)
@@ -108,3 +111,13 @@ class QueueScreen(LiveScreen):
     def action_open(self) -> None:
         if run_id := self._current():
             self.app.open_run(run_id)
+
+
+def where(record: RunRecord) -> str:
+    """Where a run is or waits: its device here, or its Slurm job in Slurm's words (why it
+    waits, which node it runs on)."""
+    if record.backend == "slurm":
+        if record.status in (*LIVE, "queued") and record.exit_reason:
+            return record.exit_reason  # "Slurm job 12 waits: Priority", "... running on node-b"
+        return f"Slurm job {record.job_id or '?'}"
+    return record.device or (f"gpu {record.gpu}" if record.gpu is not None else "–")

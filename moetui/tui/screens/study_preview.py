@@ -79,9 +79,10 @@ class StudyPreviewScreen(ModalScreen[bool]):
 
 
 def queue_study(app: Any, study: Study, base_name: str, config: Config, edits: dict[str, Any],
-                labels: dict[str, Any]) -> None:
+                labels: dict[str, Any], on_slurm: bool = False) -> None:
     """Ask for the seeds, preview, and queue `study` on `config` (the preset `base_name` with
-    the form's `edits`), each run with the form's notes and tags."""
+    the form's `edits`), each run with the form's notes and tags: on this machine's queue, or
+    (`on_slurm`) as one Slurm job a run."""
     store = app.store
 
     def preview(answer: str | None) -> None:
@@ -102,6 +103,11 @@ def queue_study(app: Any, study: Study, base_name: str, config: Config, edits: d
 
     def queue(seeds: list[int], yes: bool | None) -> None:
         if not yes:
+            return
+        if on_slurm:
+            app.hand_to_slurm(partial(launching.submit_study_to_slurm, store, study, base_name, config, seeds,
+                                      **labels), f"study {study.name}")
+            app.switch_mode("runs")
             return
         try:
             count = launching.queue_study(store, study, base_name, config, seeds, **labels)
