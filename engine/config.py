@@ -94,6 +94,10 @@ class OptimConfig:
     weight_decay: float = knob(0.1, "AdamW decoupled weight decay (Muon parameters get none)", "", 0.0, 10.0)
     grad_clip: float = knob(1.0, "Clip the global gradient norm to this; 0 = off", "norm", 0.0, 1e6)
     ns_steps: int = knob(5, "Newton-Schulz iterations in Muon", "steps", 1, 20)
+    # Speed switches: the same arithmetic in fewer kernels (tests/test_gpu_path_optim.py).
+    muon_batched: bool = knob(True, "Muon orthogonalises same-shape matrices in one batched Newton-Schulz call",
+                              affects_results=False)
+    fused_adamw: bool = knob(True, "Fused AdamW kernel on CUDA (foreach elsewhere)", affects_results=False)
 
 
 @dataclass
@@ -115,6 +119,13 @@ class TrainConfig:
     amp_dtype: str = knob("auto", "Autocast dtype; auto picks bf16 or fp16 on CUDA and fp32 on CPU",
                           choices=("auto", "bf16", "fp16", "off"))
     compile: bool = knob(False, "torch.compile the model", affects_results=False)
+    # 4096 tokens x 49,152 vocab is 0.8 GB of fp32 logits per chunk, in place of 2.4 GB for the
+    # baseline's 12,288-token micro-batch; the quick preset's 2,048-token micro-batches keep the plain loss.
+    ce_chunk_tokens: int = knob(4096, "Compute the output head and loss this many tokens at a time, so that the "
+                                "fp32 logits of a whole micro-batch never exist at once; smaller micro-batches "
+                                "and 0 = all at once", "tokens", 0, 10_000_000, affects_results=False)
+    prefetch: bool = knob(True, "Cut the next batch on a worker thread while this step computes",
+                          affects_results=False)
     # Periodic checkpoints by default, so that a crash loses minutes, not the run. One save of
     # the baseline's model costs ~2 s for 708 MB, rewritten in place (docs/benchmarks.md).
     checkpoint_every: int = knob(1000, "Save a checkpoint when this many steps passed since the last one (and "
@@ -123,6 +134,11 @@ class TrainConfig:
     checkpoint_minutes: float = knob(10.0, "Save a checkpoint when this much wall time passed since the last one; "
                                      "0 = off (checked every train.log_every steps)", "min", 0.0, 1e6,
                                      affects_results=False)
+    # 1 on CUDA too: the UI charts every step. Each logged step waits for the device to finish
+    # it (one sync per step), so the GPU idles while the host starts the next step; the next
+    # batch is prefetched, so that gap is the host's work up to the next step's first kernels.
+    # `moetui bench` reports tokens/s with a read every step and with none: where the two
+    # differ, raise log_every (the guards then act up to log_every - 1 steps late).
     log_every: int = knob(1, "Emit a step event every N optimizer steps; the divergence guards and checkpoint_minutes "
                           "are read on these steps, so they act up to N - 1 steps late", "steps", 1, 1_000_000,
                           affects_results=False)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import Config
+from engine.loss import chunked_cross_entropy
 from engine.moe import DenseFFN, ExpertPath, MoE, expert_path_on
 
 
@@ -110,7 +111,7 @@ def expert_path(cfg: Config, device: torch.device, autocast_dtype: torch.dtype |
 
 @dataclass
 class ModelOutput:
-    logits_BTV: torch.Tensor
+    logits_BTV: torch.Tensor | None  # None when the loss was computed in chunks (engine.loss)
     loss: torch.Tensor | None  # what backward sees: lm_loss + load_balancing_weight * sum of aux losses
     lm_loss: torch.Tensor | None  # next-token cross-entropy
     aux_loss: torch.Tensor  # mean aux loss per MoE layer application (1.0 = balanced; 0 when dense)
@@ -124,6 +125,7 @@ class MoETransformer(nn.Module):
         self.embed_scale = m.d_model ** 0.5 if m.embed_scale else 1.0
         self.cycles = (m.h_cycles, m.l_cycles) if m.recursive else (1, 1)
         self.load_balancing_weight = cfg.moe.load_balancing_weight
+        self.ce_chunk_tokens = cfg.train.ce_chunk_tokens
         self.embed = nn.Embedding(vocab_size, m.d_model)
         self.drop = nn.Dropout(m.dropout)
         self.layers = nn.ModuleList(Block(cfg) for _ in range(m.n_layers))
@@ -149,18 +151,28 @@ class MoETransformer(nn.Module):
                     if routing is not None:
                         aux_losses.append(routing.aux_loss)
                         counts[i] = counts[i] + routing.counts_E if i in counts else routing.counts_E
-        head_VD = self.embed.weight if self.head is None else self.head.weight
-        logits_BTV = F.linear(self.final_norm(x_BTD), head_VD)
-
-        aux_sum = torch.stack(aux_losses).sum() if aux_losses else logits_BTV.new_zeros((), dtype=torch.float32)
+        aux_sum = torch.stack(aux_losses).sum() if aux_losses else x_BTD.new_zeros((), dtype=torch.float32)
         aux_mean = aux_sum.detach() / max(len(aux_losses), 1)
         counts_LE = torch.stack([counts[i] for i in sorted(counts)]).detach() if counts else None
-        if targets_BT is None:
+        logits_BTV, lm_loss = self._head_and_loss(self.final_norm(x_BTD), targets_BT)
+        if lm_loss is None:
             return ModelOutput(logits_BTV, None, None, aux_mean, counts_LE)
-        lm_loss = F.cross_entropy(logits_BTV.float().flatten(0, 1), targets_BT.flatten())
         # The weight is applied here, from the config: the seed's weight never reached its layers.
         loss = lm_loss + self.load_balancing_weight * aux_sum
         return ModelOutput(logits_BTV, loss, lm_loss, aux_mean, counts_LE)
+
+    def _head_and_loss(self, h_BTD: torch.Tensor,
+                       targets_BT: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(logits, next-token loss): the loss when there are targets, and then no logits when
+        the micro-batch has more than train.ce_chunk_tokens tokens (engine.loss: they are
+        never materialised whole)."""
+        head_VD, chunk = self.embed.weight if self.head is None else self.head.weight, self.ce_chunk_tokens
+        if targets_BT is not None and 0 < chunk < targets_BT.numel():
+            return None, chunked_cross_entropy(h_BTD.flatten(0, 1), head_VD, targets_BT.flatten(), chunk)
+        logits_BTV = F.linear(h_BTD, head_VD)
+        if targets_BT is None:
+            return logits_BTV, None
+        return logits_BTV, F.cross_entropy(logits_BTV.float().flatten(0, 1), targets_BT.flatten())
 
     def compile_blocks(self, backend: str | Callable = "inductor") -> None:
         """torch.compile every transformer block in place (train.compile). Per block, not the

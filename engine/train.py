@@ -125,7 +125,7 @@ class Trainer:
         self.optimizers = build_optimizers(self.model, cfg, self.precision.muon_dtype)
         self.scaler = self.precision.make_scaler()
         self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device,
-                                  world.rank, world.size)
+                                  world.rank, world.size, prefetch=t.prefetch)
         self.tokens_per_step = cfg.tokens_per_step * world.size
         self.val = val_batches(data.val_tokens, t.batch_size, cfg.model.max_seq_len, cfg.eval.eval_steps, device)
         self.progress = Progress()
