@@ -2,9 +2,9 @@
 
 The MoE is three parts so that the fast path swaps in alone: `route` (router ->
 top-k gates and the load-balancing loss), `expert_compute` (token groups x expert
-weights; per-expert matmuls or `torch._grouped_mm` on CUDA, see
-`choose_expert_path`) and `MoE`, which sorts
-tokens by expert, calls the two and scatters the results back.
+weights; per-expert matmuls or `torch._grouped_mm` on CUDA, as `choose_expert_path`
+decides) and `MoE`, which sorts tokens by expert, calls the two and scatters the
+results back.
 
 Tensor-name suffixes give shapes: N tokens (B*T flattened), D model width, F expert
 hidden size, E experts, K experts per token (top-k), S = N*K token-expert slots.
@@ -80,7 +80,7 @@ def choose_expert_path(enabled: bool, device_type: str, capability: tuple[int, i
     if not hasattr(torch, "_grouped_mm"):
         return ExpertPath("loop", f"torch {torch.__version__} has no grouped GEMM")
     if capability is None or capability < (9, 0):
-        found = "unknown" if capability is None else "%d.%d" % capability
+        found = "unknown" if capability is None else f"{capability[0]}.{capability[1]}"
         return ExpertPath("loop", f"grouped GEMM needs compute capability 9.0 (Hopper), this GPU has {found}")
     if autocast_dtype != torch.bfloat16:
         return ExpertPath("loop", "grouped GEMM computes in bf16, this run does not (train.amp_dtype)")
@@ -93,14 +93,11 @@ def choose_expert_path(enabled: bool, device_type: str, capability: tuple[int, i
 
 def expert_path_on(device: torch.device, autocast_dtype: torch.dtype | None, enabled: bool, d_model: int,
                    d_ff: int) -> ExpertPath:
-    """`choose_expert_path` for a device of this machine (asks CUDA for its capability)."""
-    capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
+    """`choose_expert_path` for a device of this machine. The capability comes from the
+    device properties, which torch.compile folds to constants inside a compiled block."""
+    props = torch.cuda.get_device_properties(device) if device.type == "cuda" else None
+    capability = (props.major, props.minor) if props is not None else None
     return choose_expert_path(enabled, device.type, capability, autocast_dtype, d_model, d_ff)
-
-
-def grouped_gemm_usable(device: torch.device) -> bool:
-    """Whether grouped GEMM (padded or not) runs on `device` under the autocast in force."""
-    return expert_path_on(device, _autocast_dtype(device), True, GROUPED_ALIGN, GROUPED_ALIGN).grouped
 
 
 def _autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -133,8 +130,8 @@ def _grouped_experts(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeight
     Widths that are not multiples of 8 are zero-padded (P, Q = D, F rounded up): the padded
     input columns meet zero weight rows, the padded hidden units are activation(0) = 0 for
     silu, gelu and SwiGLU, so the first D output columns are the unpadded result."""
-    D, F_ = w.w_up_EFD.shape[-1], w.w_up_EFD.shape[-2]
-    P, Q = _round_up(D, GROUPED_ALIGN), _round_up(F_, GROUPED_ALIGN)
+    d_ff, d_model = w.w_up_EFD.shape[-2:]
+    P, Q = _round_up(d_model, GROUPED_ALIGN), _round_up(d_ff, GROUPED_ALIGN)
     offs_E = counts_E.cumsum(0).to(torch.int32)
 
     def mm(a_SI: torch.Tensor, w_EOI: torch.Tensor, out: int, inner: int) -> torch.Tensor:
@@ -143,7 +140,7 @@ def _grouped_experts(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeight
 
     x_SP = _pad_last2(x_SD.to(torch.bfloat16), x_SD.shape[0], P)
     gate_SQ = mm(x_SP, w.w_gate_EFD, Q, P) if w.w_gate_EFD is not None else None
-    return mm(w.hidden(mm(x_SP, w.w_up_EFD, Q, P), gate_SQ), w.w_down_EDF, P, Q)[:, :D]
+    return mm(w.hidden(mm(x_SP, w.w_up_EFD, Q, P), gate_SQ), w.w_down_EDF, P, Q)[:, :d_model]
 
 
 def expert_compute(x_SD: torch.Tensor, counts_E: torch.Tensor, w: ExpertWeights, path: ExpertPath) -> torch.Tensor:
