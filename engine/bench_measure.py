@@ -5,8 +5,9 @@ Three timed passes of the same number of steps:
   quiet   no host read until the last step (train.log_every large): the device runs ahead
   read    the loop's read on every step (train.log_every = 1): one host sync a step
   split   a device sync at each phase boundary, to say where a step's time goes: data
-          (batch gather and copy), optimizer (the optimizers' step(): Muon's Newton-Schulz,
-          AdamW) and forward + backward (the rest: zero_grad, the micro-batches, unscale, clip)
+          (the wait for a batch: its cut, unless train.prefetch cut it already, and its copy),
+          optimizer (the optimizers' step(): Muon's Newton-Schulz, AdamW) and forward +
+          backward (the rest: zero_grad, the micro-batches, unscale, clip)
 The syncs make the split pass slower than the quiet one; its parts are for proportions,
 tokens/s comes from the first two passes.
 """
@@ -95,7 +96,7 @@ class _Steps:
             self.model.compile_blocks()
         self.optimizers = build_optimizers(self.model, cfg, precision.muon_dtype)
         self.scaler = precision.make_scaler()
-        self.stream = BatchStream(tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device)
+        self.stream = BatchStream(tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device, prefetch=t.prefetch)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.guard = LossGuard(t.spike_factor, t.spike_steps, device)
 

@@ -147,7 +147,7 @@ stage() {
   fi
   echo "== $name (at most ${cap} s)" >&2
   began=$(date +%s)
-  timeout --kill-after=10 "$cap" "$SELF" --stage "$@" > "$WORK/logs/$name.log" 2>&1 || code=$?
+  timeout --kill-after=10 "$cap" bash "$SELF" --stage "$@" > "$WORK/logs/$name.log" 2>&1 || code=$?
   printf '%s\t%s\t%s\t%s\n' "$name" "$code" "$(( $(date +%s) - began ))" "$check" >> "$WORK/stages.tsv"
   [ "$code" -eq 0 ] || tail -n 5 "$WORK/logs/$name.log" >&2
 }
