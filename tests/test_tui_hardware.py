@@ -107,7 +107,7 @@ async def test_a_runs_view_shows_its_gpus_utilisation_and_memory_over_time(runs_
         await until(pilot, lambda: strip.display and strip.size.width, what="the run's hardware, laid out")
         util, memory = str(strip.render()).splitlines()
         assert util.startswith("GPU 0 util") and util.endswith("100%")
-        assert "▁▅█" in util  # 0, 50, 100 percent, oldest first
+        assert "▅█" in util  # 50 then 100 percent, oldest first (the first 0 may come before the run is known)
         assert memory.startswith("GPU 0 mem") and memory.endswith("40.0/80.0 GiB")
 
 
