@@ -9,8 +9,10 @@ from moetui.report.identity import changes, identity, short_id
 from moetui.report.ranking import rank_runs
 from tests.report_helpers import summary
 
-# The schema's settings that cannot change the trained model or its score.
-NOT_RESULTS = {"moe.grouped_gemm", "train.compile", "train.checkpoint_every", "train.checkpoint_minutes",
+# The schema's settings that cannot change the trained model or its score (beyond rounding:
+# the GPU speed switches compute the same sums another way).
+NOT_RESULTS = {"moe.grouped_gemm", "optim.muon_batched", "optim.fused_adamw", "train.ce_chunk_tokens",
+               "train.prefetch", "train.compile", "train.checkpoint_every", "train.checkpoint_minutes",
                "train.log_every", "train.experts_every", "train.spike_factor", "train.spike_steps",
                "train.min_throughput_ratio", "train.throughput_minutes", "train.stall_after", "data.cache_dir",
                "eval.eval_every", "eval.sample_prompts", "eval.sample_tokens", "eval.sample_temperature"}
