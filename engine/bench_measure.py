@@ -25,12 +25,11 @@ from engine.batches import BatchStream
 from engine.bench_device import PeakMemory, synchronize
 from engine.bench_paths import BenchPath
 from engine.config import Config
-from engine.guards import LossGuard, judge, row
-from engine.model import MoETransformer, expert_path
-from engine.optim import build_optimizers
+from engine.guards import judge, row
+from engine.model import expert_path
 from engine.precision import Precision, choose_precision
 from engine.schedule import schedule_factor
-from engine.train import StepResult, train_step
+from engine.train import StepResult, build_parts, train_step
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,9 @@ class _Steps:
         t = cfg.train
         self.cfg, self.device, self.precision, self.step = cfg, device, precision, 0
         torch.manual_seed(t.seed)
-        self.model = MoETransformer(cfg, vocab).to(device)
-        if t.compile:
-            self.model.compile_blocks()
-        self.optimizers = build_optimizers(self.model, cfg, precision.muon_dtype)
-        self.scaler = precision.make_scaler()
-        self.stream = BatchStream(tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device, prefetch=t.prefetch)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.guard = LossGuard(t.spike_factor, t.spike_steps, device)
+        parts = build_parts(cfg, vocab, tokens, device, precision)
+        self.model, self.optimizers, self.scaler, self.stream = parts.model, parts.optimizers, parts.scaler, parts.stream
+        self.params, self.guard = parts.params, parts.loss_guard
 
     def take(self, stream: BatchStream | _TimedStream) -> StepResult:
         self.optimizers.set_lr(schedule_factor(self.cfg, self.step))

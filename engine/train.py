@@ -92,6 +92,36 @@ def train_step(forward: Callable, stream: BatchStream, optimizers: Optimizers, s
     return StepResult(lm_sum / accum, aux_sum / accum, grad_norm, counts_LE)
 
 
+@dataclass
+class Parts:
+    """What trains: the model (its blocks compiled when train.compile), its optimizers and
+    scaler, the batch stream and the loss guard. Built in one place for the Trainer and
+    the benchmark (engine.bench_measure), so what is measured is what trains."""
+    model: MoETransformer
+    optimizers: Optimizers
+    scaler: torch.amp.GradScaler
+    stream: BatchStream
+    loss_guard: LossGuard
+
+    @property
+    def params(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def build_parts(cfg: Config, vocab_size: int, tokens, device: torch.device, precision: Precision,
+                world: World = World()) -> Parts:
+    """The parts at the torch RNG state the caller set: the same seed gives the same weights
+    on every rank; the stream cuts this rank's rows of `tokens`."""
+    t = cfg.train
+    model = MoETransformer(cfg, vocab_size).to(device)
+    if t.compile:
+        model.compile_blocks()
+    stream = BatchStream(tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device, world.rank, world.size,
+                         prefetch=t.prefetch)
+    return Parts(model, build_optimizers(model, cfg, precision.muon_dtype), precision.make_scaler(), stream,
+                 LossGuard(t.spike_factor, t.spike_steps, device))
+
+
 def expert_shares(counts_LE: torch.Tensor) -> list[list[float]]:
     """Per MoE layer, each expert's share of the top-k assignments (rows sum to 1)."""
     shares_LE = counts_LE.double() / counts_LE.sum(dim=-1, keepdim=True).clamp(min=1)
@@ -121,11 +151,9 @@ class Trainer:
         data = prepare_data(cfg, token_cache_dir(cfg, run_dir), sink.emit)
         self.vocab_size = data.vocab_size
         self.tokenizer = data.tokenizer  # for the eval samples
-        self.model = MoETransformer(cfg, data.vocab_size).to(device)  # same seed: the same weights on every rank
-        self.optimizers = build_optimizers(self.model, cfg, self.precision.muon_dtype)
-        self.scaler = self.precision.make_scaler()
-        self.stream = BatchStream(data.train_tokens, t.batch_size, cfg.model.max_seq_len, t.seed, device,
-                                  world.rank, world.size, prefetch=t.prefetch)
+        parts = build_parts(cfg, data.vocab_size, data.train_tokens, device, self.precision, world)
+        self.model, self.optimizers, self.scaler, self.stream = parts.model, parts.optimizers, parts.scaler, parts.stream
+        self.loss_guard = parts.loss_guard
         self.tokens_per_step = cfg.tokens_per_step * world.size
         self.val = val_batches(data.val_tokens, t.batch_size, cfg.model.max_seq_len, cfg.eval.eval_steps, device)
         self.progress = Progress()
@@ -139,12 +167,9 @@ class Trainer:
             torch.manual_seed(rank_seed(t.seed, world.rank, self.progress.step))
         self._saved_step = self.progress.step if resume else -1  # the step checkpoint.pt holds
         self._saved_time = time.monotonic()  # the last save, or the segment's start
-        self.loss_guard = LossGuard(t.spike_factor, t.spike_steps, device)
         self.throughput = ThroughputGuard(t.min_throughput_ratio, t.throughput_minutes)
         self._evaluated_step = -1  # the step of the last eval event
         self._line_at: tuple[int, float] | None = None  # (step, monotonic time) of engine.log's last step line
-        if t.compile:
-            self.model.compile_blocks()
         self.parallel = wrap(self.model, device) if world.distributed else None
         self.forward = self.parallel or self.model
 
