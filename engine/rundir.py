@@ -143,11 +143,17 @@ def remove_stale_temp_files(run_dir: Path) -> list[str]:
     return sorted(removed)
 
 
+def write_run_json(run_dir: Path, record: dict[str, Any]) -> None:
+    """Replace run.json whole (temp file + rename) while the caller holds its lock: the one
+    format of the record, for the engine and the store alike."""
+    atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def update_run_json(run_dir: Path, **fields: Any) -> dict[str, Any]:
     """Merge `fields` into run.json under the lock; returns the new record."""
     path = Path(run_dir) / RUN_FILE
     with writing(path), locked(path):
         record = read_run_json(run_dir)
         record.update(fields)
-        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        write_run_json(run_dir, record)
     return record

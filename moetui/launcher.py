@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.config import Config
-from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, RUN_FILE, locked, read_run_json
+from engine.rundir import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, RUN_FILE, locked, read_run_json, write_run_json
 from moetui import status
 from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
 from moetui.history import load_history
-from moetui.runs import RunRecord, RunStore, observe, record_problem, waits_in_cluster, write_record
+from moetui.runs import RunRecord, RunStore, observe, record_problem, waits_in_cluster
 
 _GPU = re.compile(r"\d+|(GPU|MIG)-[0-9A-Za-z/-]+")  # what CUDA_VISIBLE_DEVICES accepts
 
@@ -171,11 +171,11 @@ def continue_run(store: RunStore, run_id: str, steps: int, sets: list[str] | Non
         with store.creating(config, name=name or f"{title}+{steps}", preset=parent.get("preset"),
                             seed=parent.get("seed"), status=status.STOPPED, gpus_here=not backend) as record:
             child = {**_read_claimed(record.path), **backend, "parent": parent_dir.name}
-            write_record(record.path, child)  # the parent's kind of run, even if its start fails
+            write_run_json(record.path, child)  # the parent's kind of run, even if its start fails
             try:
                 shutil.copyfile(checkpoint, record.path / CHECKPOINT_FILE)
             except OSError as e:
-                write_record(record.path, {**child, "status": status.FAILED,
+                write_run_json(record.path, {**child, "status": status.FAILED,
                                            "exit_reason": f"could not copy {title}'s checkpoint: {e.strerror}"})
                 raise LaunchError(f"cannot copy {checkpoint}: {e.strerror}", "free space in the run store") from None
             process = _claim_and_spawn(record.path, child, True, gpus or parse_gpus(parent.get("gpu")), pipe, False)
@@ -201,13 +201,13 @@ def _claim_and_spawn(run_dir: Path, record: dict[str, Any], resume: bool, gpus: 
         submission = backend_for(record).submit(record, run_dir, resume, gpus, pipe)
     except BackendError as e:  # refused (Slurm's own words): a new run must not wait in the store's queue instead
         if not resume:
-            write_record(run_dir, {**record, "status": status.FAILED, "ended": time.time(),
+            write_run_json(run_dir, {**record, "status": status.FAILED, "ended": time.time(),
                                    "exit_reason": f"not started: {e.message}"})
         raise LaunchError(e.message, e.hint) from None
     record.update(status=status.RUNNING, gpu=",".join(gpus) or None, ended=None, exit_reason=None, exit_code=None,
                   stop_requested=None)
     record.update(submission.fields)  # a backend with a queue of its own says `queued`
-    write_record(run_dir, record)
+    write_run_json(run_dir, record)
     return submission.process
 
 
@@ -224,7 +224,7 @@ def stop(store: RunStore, run_id: str) -> str:
                 raise LaunchError(e.message, e.hint) from None
             record.update(status=status.CANCELLED, exit_reason="taken off the queue before it started",
                           ended=time.time())
-            write_record(run_dir, record)
+            write_run_json(run_dir, record)
             return f"took {name} off the queue"
         if seen.status not in status.LIVE:
             raise LaunchError(f"run {name} is not running (status {seen.status})", "nothing to stop")
@@ -233,7 +233,7 @@ def stop(store: RunStore, run_id: str) -> str:
         except BackendError as e:
             raise LaunchError(e.message, e.hint) from None
         record.update(status=status.STOPPING, stop_requested=time.time())
-        write_record(run_dir, record)
+        write_run_json(run_dir, record)
     return f"asked {name} to stop (pid {record.get('pid')}); it saves a checkpoint first"
 
 

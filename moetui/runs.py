@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import difflib
 import itertools
-import json
 import math
 import os
 import re
@@ -27,7 +26,8 @@ from typing import Any, Iterable, Iterator
 
 from engine.config import Config
 from engine.heartbeat import age as heartbeat_age
-from engine.rundir import CONFIG_FILE, HEARTBEAT_FILE, RUN_FILE, atomic_write_text, locked, read_run_json
+from engine.rundir import (CONFIG_FILE, HEARTBEAT_FILE, RUN_FILE, atomic_write_text, locked, read_run_json,
+                           write_run_json)
 from moetui import preflight, status
 from moetui.backends import BackendError, backend_for
 from moetui.errors import MoetuiError
@@ -147,11 +147,6 @@ def observe(data: dict[str, Any], run_dir: Path) -> status.Seen:
                          stall_after, backend.is_remote(data), submitted, backend.detail(data, run_dir))
 
 
-def write_record(run_dir: Path, record: dict[str, Any]) -> None:
-    """Replace run.json while the caller holds its lock (`update_run_json` takes the lock itself)."""
-    atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(record, indent=2, sort_keys=True) + "\n")
-
-
 def slug(name: str) -> str:
     """A name as it may appear in a directory name."""
     return _SLUG.sub("-", name).strip("-.")[:48] or "run"
@@ -218,7 +213,7 @@ class RunStore:
                                    notes=notes or None, tags=list(tags or []))
                 atomic_write_text(run_dir / CONFIG_FILE, config.to_toml())
                 held.enter_context(locked(run_dir / RUN_FILE))
-                write_record(run_dir, {k: v for k, v in dataclasses.asdict(record).items() if k != "path"})
+                write_run_json(run_dir, {k: v for k, v in dataclasses.asdict(record).items() if k != "path"})
             yield record
 
     def create(self, config: Config, **fields: Any) -> RunRecord:
@@ -304,7 +299,7 @@ class RunStore:
             with locked(run_dir / RUN_FILE):
                 data = read_run_json(run_dir, must_exist=True)
                 data.update(fields)
-                write_record(run_dir, data)
+                write_run_json(run_dir, data)
         except FileNotFoundError:  # deleted meanwhile: never write a ghost record
             raise RunNotFound(f"no run {run_id!r} in {self.root}") from None
         return self._load(run_dir)

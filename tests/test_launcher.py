@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,8 +19,8 @@ from moetui.backends.local import engine_command, engine_env
 from moetui.launcher import LaunchError
 from moetui.presets import load_preset
 from engine.identity import identify
-from engine.rundir import read_run_json
-from moetui.runs import RunRecord, RunStore, write_record
+from engine.rundir import read_run_json, write_run_json
+from moetui.runs import RunRecord, RunStore
 from tests.cli_helpers import FAST, fast_sets, moetui, wait_for, wait_for_step
 
 
@@ -125,7 +124,7 @@ def test_a_run_being_started_cannot_be_taken_from_the_queue(store):
         thief.start()
         thief.join(0.5)
         assert thief.is_alive()  # waiting for the lock
-        write_record(record.path, {**read_run_json(record.path), "status": "running",
+        write_run_json(record.path, {**read_run_json(record.path), "status": "running",
                                    **identify(os.getpid()).record()})
     thief.join(10)
     assert len(outcome) == 1 and outcome[0].startswith(f"run mine is already running (pid {os.getpid()}")
