@@ -91,7 +91,8 @@ class _Steps:
         self.cfg, self.device, self.precision, self.step = cfg, device, precision, 0
         torch.manual_seed(t.seed)
         parts = build_parts(cfg, vocab, tokens, device, precision)
-        self.model, self.optimizers, self.scaler, self.stream = parts.model, parts.optimizers, parts.scaler, parts.stream
+        self.model, self.optimizers, self.scaler = parts.model, parts.optimizers, parts.scaler
+        self.stream = parts.stream
         self.params, self.guard = parts.params, parts.loss_guard
 
     def take(self, stream: BatchStream | _TimedStream) -> StepResult:

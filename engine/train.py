@@ -152,8 +152,9 @@ class Trainer:
         self.vocab_size = data.vocab_size
         self.tokenizer = data.tokenizer  # for the eval samples
         parts = build_parts(cfg, data.vocab_size, data.train_tokens, device, self.precision, world)
-        self.model, self.optimizers, self.scaler, self.stream = parts.model, parts.optimizers, parts.scaler, parts.stream
-        self.loss_guard = parts.loss_guard
+        self.model, self.optimizers, self.scaler = parts.model, parts.optimizers, parts.scaler
+        self.stream = parts.stream
+        self.params, self.loss_guard = parts.params, parts.loss_guard
         self.tokens_per_step = cfg.tokens_per_step * world.size
         self.val = val_batches(data.val_tokens, t.batch_size, cfg.model.max_seq_len, cfg.eval.eval_steps, device)
         self.progress = Progress()
@@ -281,7 +282,6 @@ class Trainer:
     def run(self) -> Outcome:
         cfg, t, p = self.cfg, self.cfg.train, self.progress
         self._emit_start()
-        params = [q for q in self.model.parameters() if q.requires_grad]
         segment_start, elapsed_before = time.perf_counter(), p.elapsed
         window_steps, window_tokens, window_seconds = 0, 0, 0.0  # since the last read, training time only
         counts_LE: torch.Tensor | None = None  # expert assignments since the last experts event
@@ -293,7 +293,7 @@ class Trainer:
             step_start = time.perf_counter()
             factor = schedule_factor(cfg, p.step)
             self.optimizers.set_lr(factor)
-            result = train_step(self.forward, self.stream, self.optimizers, self.scaler, self.precision, params,
+            result = train_step(self.forward, self.stream, self.optimizers, self.scaler, self.precision, self.params,
                                 t.gradient_accumulation_steps, cfg.optim.grad_clip, self.parallel)
             p.step += 1
             p.tokens += self.tokens_per_step

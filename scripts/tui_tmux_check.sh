@@ -15,34 +15,24 @@ cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$runs";
 trap cleanup EXIT
 
 pane() { tmux capture-pane -p -t "$session"; }
-expect() {  # wait up to 15 s for text on screen
-    for _ in $(seq 150); do
-        if pane | grep -qF -- "$1"; then return 0; fi
+until_pane() {  # until_pane TRIES WHAT COMMAND...: poll COMMAND every 0.1 s, up to TRIES times
+    local tries=$1 what=$2
+    shift 2
+    for _ in $(seq "$tries"); do
+        if "$@"; then return 0; fi
         sleep 0.1
     done
-    echo "FAIL: '$1' never appeared. The pane:" >&2
+    echo "FAIL: $what. The pane:" >&2
     pane >&2
     exit 1
 }
-expect_re() {  # wait up to 60 s for a line matching an extended regex (training is slower than drawing)
-    for _ in $(seq 600); do
-        if pane | grep -qE -- "$1"; then return 0; fi
-        sleep 0.1
-    done
-    echo "FAIL: /$1/ never appeared. The pane:" >&2
-    pane >&2
-    exit 1
-}
+shows() { pane | grep -q "$@"; }
+hides() { ! pane | grep -qF -- "$1"; }
+expect() { until_pane 150 "'$1' never appeared" shows -F -- "$1"; }  # up to 15 s for text on screen
+# up to 60 s for a line matching an extended regex (training is slower than drawing)
+expect_re() { until_pane 600 "/$1/ never appeared" shows -E -- "$1"; }
 keys() { tmux send-keys -t "$session" "$@"; }
-gone() {  # wait up to 15 s for text to leave the screen
-    for _ in $(seq 150); do
-        if ! pane | grep -qF -- "$1"; then return 0; fi
-        sleep 0.1
-    done
-    echo "FAIL: '$1' never went away. The pane:" >&2
-    pane >&2
-    exit 1
-}
+gone() { until_pane 150 "'$1' never went away" hides "$1"; }  # up to 15 s for text to leave the screen
 field() {  # ctrl+g to a launch form field by its key, then type its value
     keys C-g
     expect "Go to field"
