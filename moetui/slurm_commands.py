@@ -20,7 +20,7 @@ from pathlib import Path
 
 from moetui.backends import BackendError
 from moetui.slurm_jobs import (SQUEUE_FORMAT, JobView, forgotten, gpus_per_node, parse_job_id, parse_sacct,
-                               parse_squeue, refusal)
+                               parse_squeue, refusal, unreachable)
 from moetui.status import Liveness
 
 SNAPSHOT_S = 2.0
@@ -50,8 +50,7 @@ def sbatch(script: Path) -> str:
     done = _run(["sbatch", "--parsable", str(script)])
     job_id = parse_job_id(done.stdout) if done.returncode == 0 else None
     if job_id is None:
-        raise SlurmError(f"Slurm refused the job: {refusal(done.stderr or done.stdout)}",
-                         "fix the [slurm] options (moetui slurm show prints the job script)")
+        raise _refused("Slurm refused the job", done)
     forget()
     return job_id
 
@@ -60,8 +59,17 @@ def check_submission(script_text: str) -> None:
     """`sbatch --test-only`: would Slurm take this job? Nothing is queued."""
     done = _run(["sbatch", "--test-only"], stdin=script_text)
     if done.returncode != 0:
-        raise SlurmError(f"Slurm would refuse the job: {refusal(done.stderr)}",
-                         "fix the [slurm] options or flags (moetui slurm show prints the job script)")
+        raise _refused("Slurm would refuse the job", done)
+
+
+def _refused(verdict: str, done: subprocess.CompletedProcess) -> SlurmError:
+    """sbatch's refusal in one line: the job's options, or no controller to ask at all."""
+    words = refusal(done.stderr or done.stdout)
+    if unreachable(words):
+        return SlurmError(f"Slurm's controller cannot be reached from here: {words}",
+                          "run moetui on the cluster's login node, or check that slurmctld is up (sinfo)")
+    return SlurmError(f"{verdict}: {words}",
+                      "fix the [slurm] options or flags (moetui slurm show prints the job script)")
 
 
 def scancel(job_id: str, *flags: str) -> None:

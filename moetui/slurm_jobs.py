@@ -103,6 +103,17 @@ def refusal(stderr: str) -> str:
     return "; ".join(lines[-3:]) or "no reason given"
 
 
+# What Slurm's clients say when there is no controller to ask (no slurm.conf here, slurmctld
+# down or unreachable): no option could make such a job acceptable.
+_UNREACHABLE = re.compile(r"could not establish a configuration source|unable to contact slurm controller",
+                          re.IGNORECASE)
+
+
+def unreachable(words: str) -> bool:
+    """Whether a refusal (see `refusal`) says Slurm's controller cannot be reached."""
+    return _UNREACHABLE.search(words) is not None
+
+
 _GPU_ITEM = re.compile(r"gpu(?::([^:,()]+))?:(\d+)")
 
 

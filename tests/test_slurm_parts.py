@@ -12,7 +12,7 @@ from engine.config import Config
 from moetui import status
 from moetui.errors import MoetuiError
 from moetui.slurm_config import SlurmConfigError, SlurmOptions, from_table, keys, load
-from moetui.slurm_jobs import JobView, gpus_per_node, parse_job_id, parse_sacct, parse_squeue, refusal
+from moetui.slurm_jobs import JobView, gpus_per_node, parse_job_id, parse_sacct, parse_squeue, refusal, unreachable
 from moetui.slurm_script import job_for, render
 from moetui.status import Liveness, derive
 from tests.cli_helpers import moetui
@@ -127,6 +127,9 @@ def test_squeue_sacct_and_sbatch_output_are_read():
     assert refusal("sbatch: error: invalid partition specified: nope\n"
                    "sbatch: error: Batch job submission failed: Invalid partition name specified\n") == \
         "invalid partition specified: nope; Batch job submission failed: Invalid partition name specified"
+    no_controller = refusal("sbatch: error: fetch_config: DNS SRV lookup failed\n"
+                            "sbatch: fatal: Could not establish a configuration source\n")
+    assert unreachable(no_controller) and not unreachable("invalid partition specified: nope")
 
 
 def test_the_gpus_of_a_partitions_nodes_come_from_sinfo_gres():
